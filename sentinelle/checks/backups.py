@@ -1,0 +1,1 @@
+"""backups checks (being written)."""

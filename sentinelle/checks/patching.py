@@ -1,0 +1,1 @@
+"""patching checks (being written)."""

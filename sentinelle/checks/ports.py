@@ -1,0 +1,1 @@
+"""ports checks (being written)."""

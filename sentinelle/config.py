@@ -1,0 +1,183 @@
+"""The agent's configuration: embedded defaults, overridden by one YAML file.
+
+Every key is known: an unknown key, a wrong type or an impossible value is a ConfigError that
+names the file and the dotted key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sentinelle.errors import ConfigError
+from sentinelle.validation import Section, load_yaml_file
+
+DEFAULT_STATE_DIR = "/var/lib/sentinelle"
+DEFAULT_LISTEN = "127.0.0.1:9830"
+BACKUP_KINDS = ("directory", "restic", "borg")
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """How the long-running agent behaves."""
+
+    interval_seconds: float = 3600.0
+    jitter_fraction: float = 0.1
+    listen_address: str = DEFAULT_LISTEN
+    state_dir: str = DEFAULT_STATE_DIR
+    check_timeout_seconds: float = 120.0
+
+
+@dataclass(frozen=True)
+class BackupLocation:
+    """One place where backups land: a directory of files, or a restic or borg repository."""
+
+    name: str
+    kind: str
+    path: str
+    pattern: str = "*"
+    password_file: str | None = None
+    offline: bool = False  # an offline or second copy, held to its own freshness threshold
+    max_age_hours: float | None = None
+
+
+@dataclass(frozen=True)
+class PortSettings:
+    """What the exposed-ports checks scan with nmap (loopback or the commune's own LAN only)."""
+
+    scan_targets: tuple[str, ...] = ()
+    scan_ports: str = ""  # nmap -p syntax; empty = the risky ports from rules/risky_ports.yaml
+    scan_timeout_seconds: float = 120.0
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """Per-check switch and threshold overrides from the config file."""
+
+    enabled: bool = True
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole agent configuration."""
+
+    source: str = "(embedded defaults)"
+    agent: AgentSettings = AgentSettings()
+    checks: dict[str, CheckSettings] = field(default_factory=dict)
+    backups: tuple[BackupLocation, ...] = ()
+    ports: PortSettings = PortSettings()
+    rules_dir: str | None = None
+
+    def check_enabled(self, check_id: str) -> bool:
+        family = check_id.split(".", 1)[0]
+        for key in (check_id, family):
+            if key in self.checks:
+                return self.checks[key].enabled
+        return True
+
+
+def _agent(sec: Section) -> AgentSettings:
+    d = AgentSettings()
+    listen = sec.str("listen_address", d.listen_address)
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise sec.error("listen_address", "HOST:PORT, e.g. 127.0.0.1:9830", listen)
+    out = AgentSettings(
+        interval_seconds=sec.number("interval_seconds", d.interval_seconds, minimum=10),
+        jitter_fraction=sec.number("jitter_fraction", d.jitter_fraction, minimum=0, maximum=0.5),
+        listen_address=listen,
+        state_dir=sec.str("state_dir", d.state_dir),
+        check_timeout_seconds=sec.number(
+            "check_timeout_seconds", d.check_timeout_seconds, minimum=1
+        ),
+    )
+    sec.done()
+    return out
+
+
+def _backup(sec: Section) -> BackupLocation:
+    kind = sec.choice("type", BACKUP_KINDS)
+    loc = BackupLocation(
+        name=sec.str("name"),
+        kind=kind,
+        path=sec.str("path"),
+        pattern=sec.str("pattern", "*"),
+        password_file=sec.str("password_file", None),
+        offline=sec.bool("offline", False),
+        max_age_hours=sec.number("max_age_hours", None, minimum=1),
+    )
+    if kind in ("restic", "borg") and sec.has("pattern"):
+        raise sec.error("pattern", f"no pattern for a {kind} repository (only for directories)")
+    sec.done()
+    return loc
+
+
+def _ports(sec: Section) -> PortSettings:
+    d = PortSettings()
+    out = PortSettings(
+        scan_targets=tuple(sec.str_list("scan_targets", list(d.scan_targets))),
+        scan_ports=sec.raw("scan_ports", d.scan_ports) or "",
+        scan_timeout_seconds=sec.number("scan_timeout_seconds", d.scan_timeout_seconds, minimum=5),
+    )
+    if not isinstance(out.scan_ports, str):
+        raise sec.error("scan_ports", "an nmap port list such as '21-23,445,3389'", out.scan_ports)
+    sec.done()
+    return out
+
+
+def _checks(sec: Section, known: dict[str, dict[str, Any]] | None) -> dict[str, CheckSettings]:
+    families = {k.split(".", 1)[0] for k in known} if known is not None else set()
+    result: dict[str, CheckSettings] = {}
+    for key in list(sec.data):
+        sub = sec.section(str(key))
+        if known is not None and key not in known and key not in families:
+            raise sub.error("", "a known check id or family (see `sentinelle checks`)", key)
+        enabled = sub.bool("enabled", True)
+        params: dict[str, Any] = {}
+        defaults = (known or {}).get(str(key), {})
+        for name in list(sub.data):
+            if name == "enabled":
+                continue
+            if known is not None and name not in defaults:
+                allowed = ", ".join(sorted(defaults)) or "only 'enabled'"
+                raise sub.error(str(name), f"a threshold of this check ({allowed})")
+            value = sub.raw(str(name))
+            default = defaults.get(name)
+            if default is not None and type(value) is not type(default) and not (
+                isinstance(default, float) and isinstance(value, int)
+            ):
+                raise sub.error(str(name), f"a {type(default).__name__}", value)
+            params[str(name)] = value
+        sub.done()
+        result[str(key)] = CheckSettings(enabled=enabled, params=params)
+    sec.done()
+    return result
+
+
+def parse_config(
+    data: Any, source: str, known_params: dict[str, dict[str, Any]] | None = None
+) -> Config:
+    """Build a Config from parsed YAML; `known_params` maps check ids to their thresholds."""
+    top = Section(source, "", data)
+    agent = _agent(top.section("agent"))
+    checks = _checks(top.section("checks"), known_params)
+    backups_sec = top.section("backups")
+    backups = tuple(_backup(s) for s in backups_sec.sections("locations"))
+    backups_sec.done()
+    names = [b.name for b in backups]
+    if len(set(names)) != len(names):
+        raise ConfigError(source, "backups.locations", "distinct location names", names)
+    ports = _ports(top.section("ports"))
+    rules_dir = top.str("rules_dir", None)
+    top.done()
+    return Config(source, agent, checks, backups, ports, rules_dir)
+
+
+def load_config(path: str | Path | None, known_params: dict[str, dict[str, Any]] | None = None) -> Config:
+    """The embedded defaults when `path` is None, else the file parsed strictly."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    return parse_config(load_yaml_file(p), str(p), known_params)

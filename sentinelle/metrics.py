@@ -1,0 +1,142 @@
+"""Prometheus metrics derived from a Report: one function shared by the agent and the collector.
+
+Checks attach `Measurement`s to their findings; this module knows each measurement's type and
+help text (the contract in docs/metrics.md) and adds the per-check and per-host series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+
+from sentinelle.model import Report, Severity, Status
+
+PREFIX = "sentinelle_"
+
+
+@dataclass(frozen=True)
+class MeasurementSpec:
+    """Help text and label names of one measurement name (without the prefix)."""
+
+    help: str
+    labels: tuple[str, ...] = ()
+
+
+# The measurement names checks may emit. Adding one here documents it; a test checks that
+# docs/metrics.md lists every name.
+MEASUREMENTS: dict[str, MeasurementSpec] = {
+    "pending_updates": MeasurementSpec(
+        "Packages with a pending update, by kind (security or other).", ("kind",)
+    ),
+    "package_lists_age_seconds": MeasurementSpec(
+        "Age of the package lists the pending-update counts were computed from."
+    ),
+    "reboot_required": MeasurementSpec("1 when a reboot is needed to apply installed updates."),
+    "last_upgrade_timestamp_seconds": MeasurementSpec(
+        "Time of the last successful package upgrade (Unix seconds)."
+    ),
+    "os_end_of_support_timestamp_seconds": MeasurementSpec(
+        "End of security support of the installed operating system (Unix seconds).",
+        ("os_id", "os_version"),
+    ),
+    "listening_port_info": MeasurementSpec(
+        "A listening socket: scope is loopback or network; service is the risky service it "
+        "matches, or empty.",
+        ("address", "port", "protocol", "process", "scope", "service"),
+    ),
+    "network_scan_open_port_info": MeasurementSpec(
+        "A port that nmap found open on a configured scan target.",
+        ("target", "port", "protocol", "service"),
+    ),
+    "backup_age_seconds": MeasurementSpec(
+        "Age of the newest backup in a configured location.", ("location",)
+    ),
+    "backup_size_bytes": MeasurementSpec(
+        "Size of the newest backup in a configured location.", ("location",)
+    ),
+    "backup_last_restore_test_timestamp_seconds": MeasurementSpec(
+        "Time of the last recorded restore test of a backup location (Unix seconds).",
+        ("location",),
+    ),
+}
+
+
+def _ts(rfc3339: str) -> float:
+    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+
+
+def report_metrics(
+    report: Report, extra_labels: Mapping[str, str] | None = None
+) -> Iterator[Metric]:
+    """Metric families for one Report; `extra_labels` (commune, host) prefix every series."""
+    yield from reports_metrics([(report, dict(extra_labels or {}))])
+
+
+def reports_metrics(items: Sequence[tuple[Report, Mapping[str, str]]]) -> Iterator[Metric]:
+    """Metric families for many Reports (the collector's fleet), each with its own labels."""
+    label_names = list(items[0][1].keys()) if items else []
+
+    def fam(name: str, help_text: str, labels: Sequence[str] = ()) -> GaugeMetricFamily:
+        return GaugeMetricFamily(PREFIX + name, help_text, labels=[*label_names, *labels])
+
+    status = fam(
+        "check_status",
+        "1 for the current status of each check (the worst of its findings), as a label.",
+        ("check", "severity", "status"),
+    )
+    success = fam("check_success", "1 when the check ran without error.", ("check",))
+    duration = fam("check_duration_seconds", "Wall time the check took in the last cycle.",
+                   ("check",))
+    open_findings = fam("findings_open", "Open (warn or fail) findings by severity.",
+                        ("severity",))
+    score = fam("host_risk_score", "Posture score 0-100 of the host (100: no open risk).")
+    grade = InfoMetricFamily(PREFIX + "host_grade", "A-E grade of the host.",
+                             labels=[*label_names])
+    stamp = fam("report_timestamp_seconds", "When the last Report was generated (Unix seconds).")
+    host_info = InfoMetricFamily(
+        PREFIX + "host", "Facts about the inspected host.", labels=[*label_names]
+    )
+    measured: dict[str, GaugeMetricFamily] = {
+        name: fam(name, spec.help, spec.labels) for name, spec in MEASUREMENTS.items()
+    }
+
+    for report, extra in items:
+        base = [extra[k] for k in label_names]
+        # A check's severity label: the worst of its open findings, else the worst of all.
+        open_sev: dict[str, Severity] = {}
+        any_sev: dict[str, Severity] = {}
+        for f in report.results:
+            for table, applies in ((open_sev, f.status.is_open), (any_sev, True)):
+                if applies and (f.check not in table or f.severity.rank < table[f.check].rank):
+                    table[f.check] = f.severity
+        for f in report.results:
+            for m in f.measurements:
+                target = measured.get(m.name)
+                if target is None:
+                    continue  # an unknown measurement from a newer agent: ignore, do not fail
+                spec = MEASUREMENTS[m.name]
+                target.add_metric([*base, *(str(m.labels.get(k, "")) for k in spec.labels)],
+                                  m.value)
+        for run in report.checks:
+            sev = open_sev.get(run.check) or any_sev.get(run.check, Severity.INFO)
+            status.add_metric([*base, run.check, sev.value, run.status.value], 1)
+            success.add_metric([*base, run.check], 0 if run.status == Status.ERROR else 1)
+            duration.add_metric([*base, run.check], run.duration_seconds)
+        for sev_name, count in report.score.open_by_severity.items():
+            open_findings.add_metric([*base, sev_name], count)
+        score.add_metric(base, report.score.value)
+        grade.add_metric(base, {"grade": report.score.grade})
+        stamp.add_metric(base, _ts(report.generated_at))
+        host_info.add_metric(base, {
+            "hostname": str(report.host.get("hostname", "")),
+            "os_id": str(report.host.get("os_id", "")),
+            "os_version": str(report.host.get("os_version", "")),
+            "kernel": str(report.host.get("kernel", "")),
+            "agent_version": report.agent_version,
+        })
+
+    yield from (status, success, duration, open_findings, score, grade, stamp, host_info)
+    yield from (m for m in measured.values() if m.samples)

@@ -1,0 +1,200 @@
+"""The data that flows through Sentinelle: findings, check runs and the Report.
+
+The Report is the unit pushed to the collector (see DESIGN.md); every type here is a frozen
+dataclass with a plain-JSON form, so the agent, the collector and the monthly report share it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+class Status(enum.StrEnum):
+    """Outcome of one finding."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    ERROR = "error"
+    SKIP = "skip"
+
+    @property
+    def is_open(self) -> bool:
+        """True for outcomes that ask somebody to act (warn, fail)."""
+        return self in (Status.WARN, Status.FAIL)
+
+
+# Worst first, for "the status of a check is the worst of its findings".
+STATUS_ORDER = (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS, Status.SKIP)
+
+
+class Severity(enum.StrEnum):
+    """How much an open finding matters."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """0 for critical up to 4 for info, to sort worst first."""
+        return list(Severity).index(self)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A number a check measured, turned into a Prometheus sample by `sentinelle.metrics`.
+
+    `name` is the metric name without the `sentinelle_` prefix; the list of names is the
+    contract documented in docs/metrics.md.
+    """
+
+    name: str
+    value: float
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value, "labels": dict(self.labels)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Measurement:
+        return cls(str(data["name"]), float(data["value"]), dict(data.get("labels") or {}))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One observation of one check: status, severity, evidence and what to do about it."""
+
+    check: str
+    status: Status
+    severity: Severity
+    summary: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    remediation: Mapping[str, str] = field(default_factory=dict)  # {"fr": ..., "en": ...}
+    references: Mapping[str, list[Any]] = field(default_factory=dict)  # {"anssi": [34]}
+    measurements: tuple[Measurement, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "status": self.status.value,
+            "severity": self.severity.value,
+            "summary": self.summary,
+            "evidence": dict(self.evidence),
+            "remediation": dict(self.remediation),
+            "references": {k: list(v) for k, v in self.references.items()},
+            "measurements": [m.to_dict() for m in self.measurements],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        return cls(
+            check=str(data["check"]),
+            status=Status(data["status"]),
+            severity=Severity(data["severity"]),
+            summary=str(data["summary"]),
+            evidence=dict(data.get("evidence") or {}),
+            remediation=dict(data.get("remediation") or {}),
+            references={k: list(v) for k, v in (data.get("references") or {}).items()},
+            measurements=tuple(Measurement.from_dict(m) for m in data.get("measurements") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """How one check ran: its worst status and its own duration (as node_exporter collectors)."""
+
+    check: str
+    status: Status
+    duration_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "status": self.status.value,
+            "duration_seconds": round(self.duration_seconds, 6),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckRun:
+        return cls(str(data["check"]), Status(data["status"]), float(data["duration_seconds"]))
+
+
+@dataclass(frozen=True)
+class Score:
+    """A 0-100 risk-adjusted posture score (100 is best) and its A-E grade."""
+
+    value: float
+    grade: str
+    capped_by: str | None = None  # why the grade was capped, e.g. "open critical finding"
+    open_by_severity: Mapping[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "value": round(self.value, 2),
+            "grade": self.grade,
+            "capped_by": self.capped_by,
+            "open_by_severity": dict(self.open_by_severity),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Score:
+        return cls(
+            float(data["value"]),
+            str(data["grade"]),
+            data.get("capped_by"),
+            {str(k): int(v) for k, v in (data.get("open_by_severity") or {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything one agent cycle found on one host."""
+
+    report_id: str
+    generated_at: str  # RFC 3339, UTC
+    agent_version: str
+    host: Mapping[str, Any]
+    checks: tuple[CheckRun, ...]
+    results: tuple[Finding, ...]
+    score: Score
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "report_id": self.report_id,
+            "generated_at": self.generated_at,
+            "agent": {"version": self.agent_version},
+            "host": dict(self.host),
+            "checks": [c.to_dict() for c in self.checks],
+            "results": [f.to_dict() for f in self.results],
+            "score": self.score.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        return cls(
+            report_id=str(data["report_id"]),
+            generated_at=str(data["generated_at"]),
+            agent_version=str((data.get("agent") or {}).get("version", "")),
+            host=dict(data.get("host") or {}),
+            checks=tuple(CheckRun.from_dict(c) for c in data.get("checks") or ()),
+            results=tuple(Finding.from_dict(f) for f in data.get("results") or ()),
+            score=Score.from_dict(data["score"]),
+            schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
+        )
+
+
+def worst_status(statuses: list[Status]) -> Status:
+    """The status a check reports when it produced several findings."""
+    if not statuses:
+        return Status.SKIP
+    return min(statuses, key=STATUS_ORDER.index)

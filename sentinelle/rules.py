@@ -1,0 +1,126 @@
+"""Policy as data: check metadata, thresholds, scoring weights and reference tables in `rules/`.
+
+Lookup order for the rules directory: the `SENTINELLE_RULES_DIR` environment variable, the copy
+shipped inside the wheel (`sentinelle/_rules`), then `rules/` of a source checkout.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sentinelle.errors import ConfigError
+from sentinelle.model import Severity
+from sentinelle.validation import Section, load_yaml_file
+
+LANGS = ("fr", "en")
+
+
+def default_rules_dir() -> Path:
+    env = os.environ.get("SENTINELLE_RULES_DIR")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    shipped = here / "_rules"
+    if shipped.is_dir():
+        return shipped
+    return here.parent / "rules"
+
+
+def _texts(section: Section, name: str) -> dict[str, str]:
+    sub = section.section(name)
+    texts = {lang: sub.str(lang) for lang in LANGS}
+    sub.done()
+    return texts
+
+
+@dataclass(frozen=True)
+class CheckMeta:
+    """Text for people and thresholds of one check, as written in rules/checks/*.yaml."""
+
+    id: str
+    family: str
+    category: dict[str, str]
+    severity: Severity
+    anssi: tuple[int, ...]
+    title: dict[str, str]
+    rationale: dict[str, str]
+    remediation: dict[str, str]
+    params: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Everything loaded from one rules directory."""
+
+    directory: Path
+    checks: dict[str, CheckMeta]
+    scoring: dict[str, Any]
+
+    def data(self, name: str) -> Any:
+        """A reference table such as `risky_ports` or `os_support` (rules/NAME.yaml)."""
+        return _load_data(self.directory / f"{name}.yaml")
+
+
+@lru_cache(maxsize=16)
+def _load_data(path: Path) -> Any:
+    return load_yaml_file(path)
+
+
+def _load_family(path: Path, anssi_ids: set[int] | None) -> dict[str, CheckMeta]:
+    src = str(path)
+    top = Section(src, "", load_yaml_file(path))
+    family = top.str("family")
+    category = _texts(top, "category")
+    checks_section = top.section("checks")
+    metas: dict[str, CheckMeta] = {}
+    for check_id in checks_section.data:
+        sec = checks_section.section(str(check_id))
+        if not str(check_id).startswith(family + "."):
+            raise sec.error("", f"a check id starting with '{family}.'", check_id)
+        severity = sec.choice("severity", tuple(s.value for s in Severity))
+        anssi = sec.raw("anssi", [])
+        if not isinstance(anssi, list) or not all(isinstance(a, int) for a in anssi):
+            raise sec.error("anssi", "a list of ANSSI measure numbers", anssi)
+        if anssi_ids is not None and not set(anssi) <= anssi_ids:
+            raise sec.error("anssi", "ANSSI measure numbers between 1 and 42", anssi)
+        params = sec.raw("params", {}) or {}
+        if not isinstance(params, dict):
+            raise sec.error("params", "a mapping of threshold names to values", params)
+        metas[str(check_id)] = CheckMeta(
+            id=str(check_id),
+            family=family,
+            category=category,
+            severity=Severity(severity),
+            anssi=tuple(anssi),
+            title=_texts(sec, "title"),
+            rationale=_texts(sec, "rationale"),
+            remediation=_texts(sec, "remediation"),
+            params=dict(params),
+            source=src,
+        )
+        sec.done()
+    checks_section.done()
+    top.done()
+    return metas
+
+
+def load_rules(directory: Path | None = None) -> RuleSet:
+    """Load and validate every check metadata file and the scoring weights."""
+    directory = directory or default_rules_dir()
+    checks_dir = directory / "checks"
+    if not checks_dir.is_dir():
+        raise ConfigError(str(directory), "checks/", "a rules directory with a checks/ folder")
+    anssi_ids = set(range(1, 43))
+    metas: dict[str, CheckMeta] = {}
+    for path in sorted(checks_dir.glob("*.yaml")):
+        for check_id, meta in _load_family(path, anssi_ids).items():
+            if check_id in metas:
+                raise ConfigError(str(path), check_id, "a check id defined only once")
+            metas[check_id] = meta
+    scoring = load_yaml_file(directory / "scoring.yaml")
+    return RuleSet(directory=directory, checks=metas, scoring=scoring)

@@ -1,0 +1,127 @@
+"""Run the enabled checks once and assemble the Report.
+
+A check that raises or overruns its timeout becomes one `error` finding for that check; the
+cycle always completes, and every check reports its own duration.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sentinelle import __version__
+from sentinelle.checks.base import Check, CheckContext, registry
+from sentinelle.config import Config, load_config
+from sentinelle.errors import ConfigError
+from sentinelle.facts import host_facts
+from sentinelle.host import Host
+from sentinelle.model import CheckRun, Finding, Report, Status, worst_status
+from sentinelle.rules import RuleSet, load_rules
+from sentinelle.scoring import ScoringPolicy, score_findings
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Rules, config and the instantiated enabled checks: built once, run every cycle."""
+
+    rules: RuleSet
+    config: Config
+    scoring: ScoringPolicy
+    checks: tuple[Check, ...]
+
+
+def known_params(rules: RuleSet) -> dict[str, dict[str, object]]:
+    return {cid: dict(meta.params) for cid, meta in rules.checks.items()}
+
+
+def build_setup(
+    config_path: str | Path | None = None,
+    only: Sequence[str] = (),
+    rules_dir: Path | None = None,
+) -> Setup:
+    """Load rules and config and instantiate the enabled checks (`only` selects ids or families)."""
+    rules = load_rules(rules_dir)
+    config = load_config(config_path, known_params(rules))
+    if config.rules_dir and rules_dir is None:
+        rules = load_rules(Path(config.rules_dir))
+    scoring = ScoringPolicy.from_data(rules.scoring, str(rules.directory / "scoring.yaml"))
+    reg = registry()
+    for wanted in only:
+        if wanted not in reg and not any(cid.startswith(wanted + ".") for cid in reg):
+            raise ConfigError("--only", wanted, "a check id or family listed by `sentinelle checks`")
+    context = CheckContext(config=config, rules=rules)
+    checks: list[Check] = []
+    for check_id, cls in reg.items():
+        if only and not any(check_id == w or check_id.startswith(w + ".") for w in only):
+            continue
+        if not only and not config.check_enabled(check_id):
+            continue
+        meta = rules.checks.get(check_id)
+        if meta is None:
+            raise ConfigError(str(rules.directory / "checks"), check_id, "metadata for this check")
+        params = dict(meta.params)
+        for key in (check_id.split(".", 1)[0], check_id):
+            if key in config.checks:
+                params.update(config.checks[key].params)
+        checks.append(cls(meta, params, context))
+    return Setup(rules, config, scoring, tuple(checks))
+
+
+def _error_finding(check: Check, message: str) -> Finding:
+    return check.finding(Status.ERROR, message, {"error": message})
+
+
+def run_check(check: Check, host: Host, timeout: float) -> tuple[list[Finding], float]:
+    """Run one check in a worker thread so a hung check cannot stall the cycle."""
+    box: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            box["findings"] = list(check.run(host))
+        except Exception as exc:  # a broken check must not crash the cycle
+            box["error"] = f"{type(exc).__name__}: {exc}"
+
+    started = time.monotonic()
+    worker = threading.Thread(target=work, name=f"check-{check.id}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    duration = time.monotonic() - started
+    if worker.is_alive():
+        return [_error_finding(check, f"check timed out after {timeout:g} s")], duration
+    if "error" in box:
+        return [_error_finding(check, str(box["error"]))], duration
+    findings = box.get("findings")
+    assert isinstance(findings, list)
+    if not findings:
+        findings = [check.finding(Status.SKIP, "check produced no finding")]
+    return findings, duration
+
+
+def run_checks(setup: Setup, host: Host) -> Report:
+    """Run every enabled check once and return the scored Report."""
+    timeout = setup.config.agent.check_timeout_seconds
+    runs: list[CheckRun] = []
+    results: list[Finding] = []
+    for check in setup.checks:
+        findings, duration = run_check(check, host, timeout)
+        runs.append(CheckRun(check.id, worst_status([f.status for f in findings]), duration))
+        results.extend(findings)
+    return assemble_report(host, runs, results, setup.scoring)
+
+
+def assemble_report(
+    host: Host, runs: Iterable[CheckRun], results: Sequence[Finding], scoring: ScoringPolicy
+) -> Report:
+    return Report(
+        report_id=str(uuid.uuid4()),
+        generated_at=host.now().isoformat(timespec="seconds").replace("+00:00", "Z"),
+        agent_version=__version__,
+        host=host_facts(host),
+        checks=tuple(runs),
+        results=tuple(results),
+        score=score_findings(results, scoring),
+    )
