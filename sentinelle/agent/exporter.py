@@ -1,0 +1,94 @@
+"""The agent's own /metrics: a custom collector built from the last Report at each scrape."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from sentinelle import __version__
+from sentinelle.metrics import report_metrics
+from sentinelle.model import Report
+
+
+class AgentState:
+    """What the daemon knows between cycles; read by the collector under a lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.report: Report | None = None
+        self.cycles = 0
+        self.cycle_failures = 0
+        self.last_cycle_seconds = 0.0
+        self.last_cycle_end = 0.0
+        self.started = time.time()
+        self.extra: list[Collector] = []  # e.g. the push client's own state (collector issue)
+
+    def record_cycle(self, report: Report | None, seconds: float) -> None:
+        with self._lock:
+            self.cycles += 1
+            if report is None:
+                self.cycle_failures += 1
+            else:
+                self.report = report
+            self.last_cycle_seconds = seconds
+            self.last_cycle_end = time.time()
+
+    def snapshot(self) -> tuple[Report | None, int, int, float, float]:
+        with self._lock:
+            return (self.report, self.cycles, self.cycle_failures, self.last_cycle_seconds,
+                    self.last_cycle_end)
+
+
+class AgentCollector(Collector):
+    """Yields the posture metrics of the last Report plus the agent's own health."""
+
+    def __init__(self, state: AgentState) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        report, cycles, failures, seconds, last_end = self.state.snapshot()
+        info = InfoMetricFamily("sentinelle_agent", "The running Sentinelle agent.")
+        info.add_metric([], {"version": __version__})
+        yield info
+        yield CounterMetricFamily("sentinelle_agent_cycles", "Check cycles run since start.",
+                                  value=cycles)
+        yield CounterMetricFamily(
+            "sentinelle_agent_cycle_failures", "Check cycles that produced no Report.",
+            value=failures,
+        )
+        yield GaugeMetricFamily("sentinelle_agent_last_cycle_duration_seconds",
+                                "Wall time of the last check cycle.", value=seconds)
+        if last_end:
+            yield GaugeMetricFamily(
+                "sentinelle_agent_last_cycle_timestamp_seconds",
+                "When the last check cycle ended (Unix seconds).", value=last_end,
+            )
+        yield GaugeMetricFamily("sentinelle_agent_start_time_seconds",
+                                "When the agent started (Unix seconds).", value=self.state.started)
+        if report is not None:
+            yield from report_metrics(report)
+        for extra in self.state.extra:
+            yield from extra.collect()
+
+
+def agent_registry(state: AgentState) -> CollectorRegistry:
+    """A private registry (no default process/platform collectors mixed in unasked)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(AgentCollector(state))
+    return registry
+
+
+def single_report_registry(report: Report) -> CollectorRegistry:
+    """What `check --format prometheus` prints: the Report's metrics only."""
+    registry = CollectorRegistry(auto_describe=False)
+
+    class _Once(Collector):
+        def collect(self) -> Iterator[Metric]:
+            yield from report_metrics(report)
+
+    registry.register(_Once())
+    return registry

@@ -1,0 +1,180 @@
+"""The `sentinelle` command line. SentinelleError is caught here, and only here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sentinelle import __version__
+from sentinelle.errors import SentinelleError
+from sentinelle.model import Report, Severity
+
+EXIT_CONFIG = 2
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="YAML configuration (default: embedded)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sentinelle", description="Posture monitoring for town-hall servers."
+    )
+    parser.add_argument("--version", action="version", version=f"sentinelle {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="run the enabled checks once and print the posture")
+    _add_config(check)
+    check.add_argument("--only", nargs="+", default=[], metavar="ID",
+                       help="run only these check ids or families")
+    check.add_argument("--format", choices=("table", "json", "prometheus"), default="table")
+    check.add_argument("--root", default="/", metavar="PATH",
+                       help="inspect the file tree under PATH instead of / (fixtures, images)")
+    check.add_argument("--fail-on", choices=[s.value for s in Severity], metavar="SEVERITY",
+                       help="exit 1 when an open finding is at least this severe")
+    check.add_argument("--lang", choices=("fr", "en"), help="language of the table")
+    check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    check.add_argument("--refresh-package-lists", action="store_true",
+                       help="refresh apt lists into the agent's state directory first "
+                            "(the system's own lists are not touched)")
+
+    catalog = sub.add_parser("checks", help="list the check catalog")
+    catalog.add_argument("--lang", choices=("fr", "en"))
+    catalog.add_argument("--format", choices=("table", "json"), default="table")
+
+    agent = sub.add_parser("agent", help="the long-running agent")
+    agent_sub = agent.add_subparsers(dest="agent_command", required=True)
+    run = agent_sub.add_parser("run", help="check on a schedule and serve /metrics")
+    _add_config(run)
+    run.add_argument("--once", action="store_true", help="run one cycle, then exit")
+
+    backup = sub.add_parser("backup", help="backup bookkeeping")
+    backup_sub = backup.add_subparsers(dest="backup_command", required=True)
+    tested = backup_sub.add_parser("restore-tested",
+                                   help="record that a restore test of a location succeeded")
+    _add_config(tested)
+    tested.add_argument("--location", required=True, help="backup location name from the config")
+    tested.add_argument("--note", default="", help="what was restored, by whom")
+    return parser
+
+
+def fail_on_triggered(report: Report, threshold: Severity) -> bool:
+    return any(f.status.is_open and f.severity.rank <= threshold.rank for f in report.results)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from sentinelle.console import default_lang, print_table
+    from sentinelle.host import Host
+    from sentinelle.runner import build_setup, run_checks
+
+    setup = build_setup(args.config, args.only)
+    if args.refresh_package_lists:
+        from sentinelle.checks.patching import refresh_package_lists
+
+        refresh_package_lists(Path(setup.config.agent.state_dir))
+    report = run_checks(setup, Host(root=args.root))
+    if args.format == "json":
+        json.dump(report.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    elif args.format == "prometheus":
+        from prometheus_client import generate_latest
+
+        from sentinelle.agent.exporter import single_report_registry
+
+        sys.stdout.write(generate_latest(single_report_registry(report)).decode())
+    else:
+        print_table(report, setup.rules, args.lang or default_lang(), args.color)
+    if args.fail_on and fail_on_triggered(report, Severity(args.fail_on)):
+        return 1
+    return 0
+
+
+def cmd_checks(args: argparse.Namespace) -> int:
+    from sentinelle.checks.base import registry
+    from sentinelle.console import default_lang
+    from sentinelle.rules import load_rules
+
+    rules = load_rules()
+    lang = args.lang or default_lang()
+    rows = []
+    for check_id in registry():
+        meta = rules.checks[check_id]
+        rows.append({"id": check_id, "severity": meta.severity.value,
+                     "anssi": list(meta.anssi), "title": meta.title[lang]})
+    if args.format == "json":
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    id_width = max(len(r["id"]) for r in rows)
+    print(f"{'ID':<{id_width}}  {'SEVERITY':<8}  {'ANSSI':<8}  TITLE")
+    for r in rows:
+        anssi = ",".join(str(a) for a in r["anssi"]) or "-"
+        print(f"{r['id']:<{id_width}}  {r['severity']:<8}  {anssi:<8}  {r['title']}")
+    return 0
+
+
+def cmd_agent_run(args: argparse.Namespace) -> int:
+    from sentinelle.agent.daemon import Agent
+    from sentinelle.runner import build_setup
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup = build_setup(args.config)
+    agent = Agent(setup)
+    agent.install_signal_handlers()
+    if args.once:
+        report = agent.cycle()
+        if report is None:
+            return 1
+        print(f"{report.host.get('hostname')}: score {report.score.value:.0f}/100, "
+              f"grade {report.score.grade}, report in {agent.state_dir / 'last-report.json'}")
+        return 0
+    addr, port = agent.serve()
+    logging.getLogger("sentinelle.agent").info("serving /metrics on http://%s:%d/metrics",
+                                               addr, port)
+    agent.run_forever()
+    return 0
+
+
+def cmd_backup_restore_tested(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from sentinelle.checks.backups import record_restore_test
+    from sentinelle.config import load_config
+    from sentinelle.errors import ConfigError
+    from sentinelle.rules import load_rules
+    from sentinelle.runner import known_params
+
+    config = load_config(args.config, known_params(load_rules()))
+    names = [b.name for b in config.backups]
+    if args.location not in names:
+        raise ConfigError(config.source, "backups.locations",
+                          "a location named " + args.location + f" (known: {names or 'none'})")
+    path = record_restore_test(Path(config.agent.state_dir), args.location,
+                               datetime.now(UTC), args.note)
+    print(f"restore test of '{args.location}' recorded in {path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {
+        "check": cmd_check,
+        "checks": cmd_checks,
+        "agent": cmd_agent_run,
+        "backup": cmd_backup_restore_tested,
+    }
+    try:
+        return handlers[args.command](args)
+    except SentinelleError as exc:
+        print(f"sentinelle: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

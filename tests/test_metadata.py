@@ -1,0 +1,78 @@
+"""Check ids, their code and their metadata in rules/ must agree (prowler's validator habit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sentinelle.checks.base import CHECK_ID, registry
+from sentinelle.errors import ConfigError
+from sentinelle.metrics import MEASUREMENTS
+from sentinelle.rules import load_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_registered_check_has_metadata_and_back() -> None:
+    rules = load_rules()
+    registered = set(registry())
+    described = set(rules.checks)
+    assert registered, "no check registered"
+    assert registered - described == set(), "registered checks without metadata"
+    assert described - registered == set(), "metadata naming no registered check"
+
+
+def test_family_of_id_matches_module_and_file() -> None:
+    rules = load_rules()
+    for check_id, cls in registry().items():
+        assert CHECK_ID.match(check_id)
+        family = check_id.split(".")[0]
+        assert cls.__module__.split(".")[2].split("_")[0] == family, cls.__module__
+        assert Path(rules.checks[check_id].source).name == f"{family}.yaml"
+        assert cls.__doc__, f"{cls.__name__} needs a docstring"
+
+
+def test_texts_exist_in_both_languages_and_anssi_is_real() -> None:
+    anssi = yaml.safe_load((ROOT.parent / "shared/anssi-hygiene-measures.yaml").read_text()) \
+        if (ROOT.parent / "shared/anssi-hygiene-measures.yaml").exists() else None
+    known = {m["id"] for m in anssi["measures"]} if anssi else set(range(1, 43))
+    for meta in load_rules().checks.values():
+        for texts in (meta.title, meta.rationale, meta.remediation, meta.category):
+            assert texts["fr"].strip() and texts["en"].strip(), meta.id
+            assert texts["fr"] != texts["en"], f"{meta.id}: French text is a copy of English"
+        assert set(meta.anssi) <= known, meta.id
+
+
+def test_metadata_naming_unknown_field_is_rejected(tmp_path: Path) -> None:
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "scoring.yaml").write_text((ROOT / "rules/scoring.yaml").read_text())
+    text = (ROOT / "rules/checks/patching.yaml").read_text()
+    data = yaml.safe_load(text)
+    first = next(iter(data["checks"]))
+    data["checks"][first]["severty"] = "high"
+    (tmp_path / "checks/patching.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=f"checks.{first}.severty"):
+        load_rules(tmp_path)
+
+
+def test_metadata_for_a_check_outside_its_family_is_rejected(tmp_path: Path) -> None:
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "scoring.yaml").write_text((ROOT / "rules/scoring.yaml").read_text())
+    data = yaml.safe_load((ROOT / "rules/checks/patching.yaml").read_text())
+    meta = next(iter(data["checks"].values()))
+    data["checks"] = {"ports.stray": meta}
+    (tmp_path / "checks/patching.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="starting with 'patching.'"):
+        load_rules(tmp_path)
+
+
+def test_docs_list_every_metric() -> None:
+    doc = (ROOT / "docs/metrics.md").read_text()
+    for name in MEASUREMENTS:
+        assert f"sentinelle_{name}" in doc, name
+    for name in ("check_status", "check_success", "check_duration_seconds", "host_risk_score",
+                 "host_grade_info", "findings_open", "report_timestamp_seconds", "host_info",
+                 "agent_info"):
+        assert f"sentinelle_{name}" in doc, name

@@ -1,0 +1,99 @@
+"""A check that raises or hangs becomes one error finding; every check reports its duration."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from sentinelle.checks.base import Check, CheckContext
+from sentinelle.config import Config
+from sentinelle.host import Host
+from sentinelle.model import Finding, Severity, Status
+from sentinelle.rules import CheckMeta, load_rules
+from sentinelle.runner import assemble_report, run_check
+from sentinelle.scoring import ScoringPolicy
+from tests.conftest import fixture_host
+
+META = CheckMeta(
+    id="test.sample", family="test", category={"fr": "Test", "en": "Test"},
+    severity=Severity.HIGH, anssi=(34,), title={"fr": "t", "en": "t"},
+    rationale={"fr": "r", "en": "r"},
+    remediation={"fr": "Faire {what}", "en": "Do {what}"},
+)
+RELEASE = threading.Event()
+
+
+class Raising(Check):
+    id = "test.sample"
+
+    def run(self, host: Host) -> Iterable[Finding]:
+        raise RuntimeError("disk on fire")
+
+
+class Hanging(Check):
+    id = "test.sample"
+
+    def run(self, host: Host) -> Iterable[Finding]:
+        RELEASE.wait(10)  # bounded: the test releases it
+        return []
+
+
+class Good(Check):
+    id = "test.sample"
+
+    def run(self, host: Host) -> Iterable[Finding]:
+        yield self.finding(Status.FAIL, "bad", {"n": 1}, what="the thing")
+
+
+@pytest.fixture
+def context() -> CheckContext:
+    return CheckContext(config=Config(), rules=load_rules())
+
+
+def test_raising_check_becomes_one_error_finding(context: CheckContext, tmp_path: Path) -> None:
+    findings, duration = run_check(Raising(META, {}, context), fixture_host(tmp_path), 5)
+    assert len(findings) == 1
+    assert findings[0].status == Status.ERROR
+    assert "disk on fire" in findings[0].summary
+    assert findings[0].check == "test.sample"
+    assert duration >= 0
+
+
+def test_hanging_check_times_out_as_error(context: CheckContext, tmp_path: Path) -> None:
+    RELEASE.clear()
+    try:
+        findings, duration = run_check(Hanging(META, {}, context), fixture_host(tmp_path), 0.3)
+    finally:
+        RELEASE.set()
+    assert [f.status for f in findings] == [Status.ERROR]
+    assert "timed out" in findings[0].summary
+    assert 0.25 < duration < 5
+
+
+def test_finding_carries_metadata(context: CheckContext, tmp_path: Path) -> None:
+    findings, _ = run_check(Good(META, {}, context), fixture_host(tmp_path), 5)
+    (f,) = findings
+    assert f.severity == Severity.HIGH
+    assert f.remediation == {"fr": "Faire the thing", "en": "Do the thing"}
+    assert f.references == {"anssi": [34]}
+
+
+def test_report_round_trips_through_json(context: CheckContext, tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/hostname").write_text("mairie-srv\n")
+    (tmp_path / "etc/os-release").write_text('ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian 12"\n')
+    host = fixture_host(tmp_path)
+    findings, _ = run_check(Good(META, {}, context), host, 5)
+    from sentinelle.model import CheckRun, Report
+
+    policy = ScoringPolicy.from_data(load_rules().scoring)
+    report = assemble_report(host, [CheckRun("test.sample", Status.FAIL, 0.1)], findings, policy)
+    assert report.host["hostname"] == "mairie-srv"
+    assert report.host["os_id"] == "debian"
+    assert report.generated_at == "2026-11-28T12:00:00Z"
+    again = Report.from_dict(report.to_dict())
+    assert again == report
+    assert again.score.grade == "B"  # 100 - 15 for one open high failure
