@@ -29,18 +29,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="run the enabled checks once and print the posture")
     _add_config(check)
-    check.add_argument("--only", nargs="+", default=[], metavar="ID",
-                       help="run only these check ids or families")
+    check.add_argument(
+        "--only", nargs="+", default=[], metavar="ID", help="run only these check ids or families"
+    )
     check.add_argument("--format", choices=("table", "json", "prometheus"), default="table")
-    check.add_argument("--root", default="/", metavar="PATH",
-                       help="inspect the file tree under PATH instead of / (fixtures, images)")
-    check.add_argument("--fail-on", choices=[s.value for s in Severity], metavar="SEVERITY",
-                       help="exit 1 when an open finding is at least this severe")
+    check.add_argument(
+        "--root",
+        default="/",
+        metavar="PATH",
+        help="inspect the file tree under PATH instead of / (fixtures, images)",
+    )
+    check.add_argument(
+        "--fail-on",
+        choices=[s.value for s in Severity],
+        metavar="SEVERITY",
+        help="exit 1 when an open finding is at least this severe",
+    )
     check.add_argument("--lang", choices=("fr", "en"), help="language of the table")
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
-    check.add_argument("--refresh-package-lists", action="store_true",
-                       help="refresh apt lists into the agent's state directory first "
-                            "(the system's own lists are not touched)")
+    check.add_argument(
+        "--refresh-package-lists",
+        action="store_true",
+        help="refresh apt lists into the agent's state directory first "
+        "(the system's own lists are not touched)",
+    )
 
     catalog = sub.add_parser("checks", help="list the check catalog")
     catalog.add_argument("--lang", choices=("fr", "en"))
@@ -54,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     backup = sub.add_parser("backup", help="backup bookkeeping")
     backup_sub = backup.add_subparsers(dest="backup_command", required=True)
-    tested = backup_sub.add_parser("restore-tested",
-                                   help="record that a restore test of a location succeeded")
+    tested = backup_sub.add_parser(
+        "restore-tested", help="record that a restore test of a location succeeded"
+    )
     _add_config(tested)
     tested.add_argument("--location", required=True, help="backup location name from the config")
     tested.add_argument("--note", default="", help="what was restored, by whom")
@@ -103,8 +116,14 @@ def cmd_checks(args: argparse.Namespace) -> int:
     rows = []
     for check_id in registry():
         meta = rules.checks[check_id]
-        rows.append({"id": check_id, "severity": meta.severity.value,
-                     "anssi": list(meta.anssi), "title": meta.title[lang]})
+        rows.append(
+            {
+                "id": check_id,
+                "severity": meta.severity.value,
+                "anssi": list(meta.anssi),
+                "title": meta.title[lang],
+            }
+        )
     if args.format == "json":
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
@@ -129,12 +148,15 @@ def cmd_agent_run(args: argparse.Namespace) -> int:
         report = agent.cycle()
         if report is None:
             return 1
-        print(f"{report.host.get('hostname')}: score {report.score.value:.0f}/100, "
-              f"grade {report.score.grade}, report in {agent.state_dir / 'last-report.json'}")
+        print(
+            f"{report.host.get('hostname')}: score {report.score.value:.0f}/100, "
+            f"grade {report.score.grade}, report in {agent.state_dir / 'last-report.json'}"
+        )
         return 0
     addr, port = agent.serve()
-    logging.getLogger("sentinelle.agent").info("serving /metrics on http://%s:%d/metrics",
-                                               addr, port)
+    logging.getLogger("sentinelle.agent").info(
+        "serving /metrics on http://%s:%d/metrics", addr, port
+    )
     agent.run_forever()
     return 0
 
@@ -151,10 +173,14 @@ def cmd_backup_restore_tested(args: argparse.Namespace) -> int:
     config = load_config(args.config, known_params(load_rules()))
     names = [b.name for b in config.backups]
     if args.location not in names:
-        raise ConfigError(config.source, "backups.locations",
-                          "a location named " + args.location + f" (known: {names or 'none'})")
-    path = record_restore_test(Path(config.agent.state_dir), args.location,
-                               datetime.now(UTC), args.note)
+        raise ConfigError(
+            config.source,
+            "backups.locations",
+            "a location named " + args.location + f" (known: {names or 'none'})",
+        )
+    path = record_restore_test(
+        Path(config.agent.state_dir), args.location, datetime.now(UTC), args.note
+    )
     print(f"restore test of '{args.location}' recorded in {path}")
     return 0
 

@@ -145,8 +145,10 @@ def _checks(sec: Section, known: dict[str, dict[str, Any]] | None) -> dict[str, 
                 raise sub.error(str(name), f"a threshold of this check ({allowed})")
             value = sub.raw(str(name))
             default = defaults.get(name)
-            if default is not None and type(value) is not type(default) and not (
-                isinstance(default, float) and isinstance(value, int)
+            if (
+                default is not None
+                and type(value) is not type(default)
+                and not (isinstance(default, float) and isinstance(value, int))
             ):
                 raise sub.error(str(name), f"a {type(default).__name__}", value)
             params[str(name)] = value
@@ -175,7 +177,9 @@ def parse_config(
     return Config(source, agent, checks, backups, ports, rules_dir)
 
 
-def load_config(path: str | Path | None, known_params: dict[str, dict[str, Any]] | None = None) -> Config:
+def load_config(
+    path: str | Path | None, known_params: dict[str, dict[str, Any]] | None = None
+) -> Config:
     """The embedded defaults when `path` is None, else the file parsed strictly."""
     if path is None:
         return Config()

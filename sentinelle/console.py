@@ -20,13 +20,23 @@ _COLOURS = {
 _GRADE_COLOURS = {"A": "32", "B": "92", "C": "33", "D": "91", "E": "31"}
 _LABELS = {
     "fr": {
-        "score": "Score", "grade": "Note", "capped": "plafonnée", "top": "À faire en priorité",
-        "none": "Aucune action urgente.", "checks": "contrôles", "in": "en",
+        "score": "Score",
+        "grade": "Note",
+        "capped": "plafonnée",
+        "top": "À faire en priorité",
+        "none": "Aucune action urgente.",
+        "checks": "contrôles",
+        "in": "en",
         "open": "constats ouverts",
     },
     "en": {
-        "score": "Score", "grade": "Grade", "capped": "capped", "top": "Top remediations",
-        "none": "Nothing urgent to do.", "checks": "checks", "in": "in",
+        "score": "Score",
+        "grade": "Grade",
+        "capped": "capped",
+        "top": "Top remediations",
+        "none": "Nothing urgent to do.",
+        "checks": "checks",
+        "in": "in",
         "open": "open findings",
     },
 }
@@ -59,7 +69,10 @@ def top_remediations(report: Report, limit: int = 5) -> list[Finding]:
 
 
 def render_table(
-    report: Report, rules: RuleSet, lang: str = "en", colour: bool = False,
+    report: Report,
+    rules: RuleSet,
+    lang: str = "en",
+    colour: bool = False,
     width: int | None = None,
 ) -> str:
     """The whole report as text: one block per category, then the score and what to do first."""
@@ -74,9 +87,8 @@ def render_table(
     durations: Mapping[str, float] = {c.check: c.duration_seconds for c in report.checks}
     lines: list[str] = []
     host = report.host
-    lines.append(
-        f"{host.get('hostname', '?')} — {host.get('os_name', '?')} — kernel {host.get('kernel', '?')}"
-    )
+    name, system, kernel = (host.get(k, "?") for k in ("hostname", "os_name", "kernel"))
+    lines.append(f"{name} — {system} — kernel {kernel}")
     lines.append("")
     for category, findings in by_category.items():
         total = sum(durations.get(c, 0.0) for c in {f.check for f in findings})

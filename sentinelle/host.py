@@ -127,7 +127,9 @@ class Host:
 
     def which(self, program: str) -> str | None:
         """Where a program is installed on this machine (commands always run on the live host)."""
-        return shutil.which(program, path=_BASE_ENV["PATH"] + os.pathsep + os.environ.get("PATH", ""))
+        return shutil.which(
+            program, path=_BASE_ENV["PATH"] + os.pathsep + os.environ.get("PATH", "")
+        )
 
     def run(
         self,

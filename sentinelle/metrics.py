@@ -88,13 +88,12 @@ def reports_metrics(items: Sequence[tuple[Report, Mapping[str, str]]]) -> Iterat
         ("check", "severity", "status"),
     )
     success = fam("check_success", "1 when the check ran without error.", ("check",))
-    duration = fam("check_duration_seconds", "Wall time the check took in the last cycle.",
-                   ("check",))
-    open_findings = fam("findings_open", "Open (warn or fail) findings by severity.",
-                        ("severity",))
+    duration = fam(
+        "check_duration_seconds", "Wall time the check took in the last cycle.", ("check",)
+    )
+    open_findings = fam("findings_open", "Open (warn or fail) findings by severity.", ("severity",))
     score = fam("host_risk_score", "Posture score 0-100 of the host (100: no open risk).")
-    grade = InfoMetricFamily(PREFIX + "host_grade", "A-E grade of the host.",
-                             labels=[*label_names])
+    grade = InfoMetricFamily(PREFIX + "host_grade", "A-E grade of the host.", labels=[*label_names])
     stamp = fam("report_timestamp_seconds", "When the last Report was generated (Unix seconds).")
     host_info = InfoMetricFamily(
         PREFIX + "host", "Facts about the inspected host.", labels=[*label_names]
@@ -118,8 +117,9 @@ def reports_metrics(items: Sequence[tuple[Report, Mapping[str, str]]]) -> Iterat
                 if target is None:
                     continue  # an unknown measurement from a newer agent: ignore, do not fail
                 spec = MEASUREMENTS[m.name]
-                target.add_metric([*base, *(str(m.labels.get(k, "")) for k in spec.labels)],
-                                  m.value)
+                target.add_metric(
+                    [*base, *(str(m.labels.get(k, "")) for k in spec.labels)], m.value
+                )
         for run in report.checks:
             sev = open_sev.get(run.check) or any_sev.get(run.check, Severity.INFO)
             status.add_metric([*base, run.check, sev.value, run.status.value], 1)
@@ -130,13 +130,16 @@ def reports_metrics(items: Sequence[tuple[Report, Mapping[str, str]]]) -> Iterat
         score.add_metric(base, report.score.value)
         grade.add_metric(base, {"grade": report.score.grade})
         stamp.add_metric(base, _ts(report.generated_at))
-        host_info.add_metric(base, {
-            "hostname": str(report.host.get("hostname", "")),
-            "os_id": str(report.host.get("os_id", "")),
-            "os_version": str(report.host.get("os_version", "")),
-            "kernel": str(report.host.get("kernel", "")),
-            "agent_version": report.agent_version,
-        })
+        host_info.add_metric(
+            base,
+            {
+                "hostname": str(report.host.get("hostname", "")),
+                "os_id": str(report.host.get("os_id", "")),
+                "os_version": str(report.host.get("os_version", "")),
+                "kernel": str(report.host.get("kernel", "")),
+                "agent_version": report.agent_version,
+            },
+        )
 
     yield from (status, success, duration, open_findings, score, grade, stamp, host_info)
     yield from (m for m in measured.values() if m.samples)

@@ -52,7 +52,9 @@ def build_setup(
     reg = registry()
     for wanted in only:
         if wanted not in reg and not any(cid.startswith(wanted + ".") for cid in reg):
-            raise ConfigError("--only", wanted, "a check id or family listed by `sentinelle checks`")
+            raise ConfigError(
+                "--only", wanted, "a check id or family listed by `sentinelle checks`"
+            )
     context = CheckContext(config=config, rules=rules)
     checks: list[Check] = []
     for check_id, cls in reg.items():

@@ -12,6 +12,9 @@ from sentinelle.errors import ConfigError
 
 T = TypeVar("T")
 _MISSING = object()
+# Aliases: Section has methods named str and bool, which shadow the builtins in its body.
+_Str = str
+_Bool = bool
 
 
 def load_yaml_file(path: Path) -> Any:
@@ -31,26 +34,26 @@ def load_yaml_file(path: Path) -> Any:
 class Section:
     """A mapping read key by key; `done()` rejects the keys nobody asked for."""
 
-    def __init__(self, source: str, prefix: str, data: Any) -> None:
+    def __init__(self, source: _Str, prefix: _Str, data: Any) -> None:
         if data is None:
             data = {}
         if not isinstance(data, Mapping):
             raise ConfigError(source, prefix or "(top level)", "a mapping", data)
         self.source = source
         self.prefix = prefix
-        self.data: Mapping[str, Any] = data
-        self._seen: set[str] = set()
+        self.data: Mapping[_Str, Any] = data
+        self._seen: set[_Str] = set()
 
-    def key(self, name: str) -> str:
+    def key(self, name: _Str) -> _Str:
         return f"{self.prefix}.{name}" if self.prefix else name
 
-    def error(self, name: str, expected: str, got: object = None) -> ConfigError:
+    def error(self, name: _Str, expected: str, got: object = None) -> ConfigError:
         return ConfigError(self.source, self.key(name), expected, got)
 
-    def has(self, name: str) -> bool:
+    def has(self, name: _Str) -> _Bool:
         return name in self.data
 
-    def raw(self, name: str, default: Any = _MISSING) -> Any:
+    def raw(self, name: _Str, default: Any = _MISSING) -> Any:
         self._seen.add(name)
         if name not in self.data:
             if default is _MISSING:
@@ -58,7 +61,7 @@ class Section:
             return default
         return self.data[name]
 
-    def str(self, name: str, default: Any = _MISSING) -> Any:
+    def str(self, name: _Str, default: Any = _MISSING) -> Any:
         value = self.raw(name, default)
         if value is default and name not in self.data:
             return value
@@ -66,15 +69,19 @@ class Section:
             raise self.error(name, "a non-empty string", value)
         return value
 
-    def bool(self, name: str, default: Any = _MISSING) -> Any:
+    def bool(self, name: _Str, default: Any = _MISSING) -> Any:
         value = self.raw(name, default)
         if name in self.data and not isinstance(value, bool):
             raise self.error(name, "true or false", value)
         return value
 
     def number(
-        self, name: str, default: Any = _MISSING, minimum: float | None = None,
-        maximum: float | None = None, integer: bool = False,
+        self,
+        name: _Str,
+        default: Any = _MISSING,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        integer: _Bool = False,
     ) -> Any:
         value = self.raw(name, default)
         if name not in self.data:
@@ -89,7 +96,7 @@ class Section:
             raise self.error(name, f"{kind} <= {maximum:g}", value)
         return value
 
-    def str_list(self, name: str, default: Any = _MISSING) -> Any:
+    def str_list(self, name: _Str, default: Any = _MISSING) -> Any:
         value = self.raw(name, default)
         if name not in self.data:
             return value
@@ -97,23 +104,25 @@ class Section:
             raise self.error(name, "a list of non-empty strings", value)
         return list(value)
 
-    def choice(self, name: str, choices: tuple[str, ...], default: Any = _MISSING) -> Any:
+    def choice(self, name: _Str, choices: tuple[_Str, ...], default: Any = _MISSING) -> Any:
         value = self.raw(name, default)
         if name in self.data and value not in choices:
             raise self.error(name, "one of " + ", ".join(choices), value)
         return value
 
-    def section(self, name: str) -> Section:
+    def section(self, name: _Str) -> Section:
         return Section(self.source, self.key(name), self.raw(name, None))
 
-    def sections(self, name: str) -> list[Section]:
+    def sections(self, name: _Str) -> list[Section]:
         value = self.raw(name, None) or []
         if not isinstance(value, list):
             raise self.error(name, "a list of mappings", value)
-        return [Section(self.source, f"{self.key(name)}[{i}]", item) for i, item in enumerate(value)]
+        return [
+            Section(self.source, f"{self.key(name)}[{i}]", item) for i, item in enumerate(value)
+        ]
 
     def done(self) -> None:
         """Raise on the first key that no reader asked for: unknown keys are errors."""
         for name in self.data:
             if name not in self._seen:
-                raise ConfigError(self.source, self.key(str(name)), "no such key (unknown key)")
+                raise ConfigError(self.source, self.key(_Str(name)), "no such key (unknown key)")

@@ -43,9 +43,11 @@ def need_root() -> None:
 FIXED_NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 
 
-def fixture_host(root: Path, now: datetime = FIXED_NOW,
-                 commands: Mapping[tuple[str, ...], CommandResult | Exception] | None = None,
-                 ) -> Host:
+def fixture_host(
+    root: Path,
+    now: datetime = FIXED_NOW,
+    commands: Mapping[tuple[str, ...], CommandResult | Exception] | None = None,
+) -> Host:
     """A Host on a fixture tree with a fixed clock.
 
     `commands` maps an argv prefix to a recorded result; a command with no recording raises, so a
@@ -64,8 +66,9 @@ def fixture_host(root: Path, now: datetime = FIXED_NOW,
     return Host(root=root, runner=runner, clock=lambda: now)
 
 
-def recorded(stdout: str, returncode: int = 0, stderr: str = "",
-             argv: Sequence[str] = ("recorded",)) -> CommandResult:
+def recorded(
+    stdout: str, returncode: int = 0, stderr: str = "", argv: Sequence[str] = ("recorded",)
+) -> CommandResult:
     return CommandResult(tuple(argv), returncode, stdout, stderr, 0.01)
 
 

@@ -70,8 +70,14 @@ def test_metrics_endpoint_serves_last_report_and_passes_promtool(tmp_path: Path)
         assert f'check="{run.check}"' in body
     assert "sentinelle_check_duration_seconds" in body
     assert 'sentinelle_pending_updates{kind="security"}' in body
-    checked = subprocess.run([promtool, "check", "metrics"], input=body, text=True,
-                             capture_output=True, timeout=30, check=False)
+    checked = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=body,
+        text=True,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     saved = json.loads((tmp_path / "state/last-report.json").read_text())
     assert saved["report_id"] == report.report_id
@@ -82,7 +88,10 @@ def test_agent_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     config = agent_config(tmp_path, port, interval=3600)
     proc = subprocess.Popen(
         [sys.executable, "-m", "sentinelle.cli", "agent", "run", "--config", str(config)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
@@ -106,7 +115,11 @@ def test_once_runs_one_cycle_and_exits(tmp_path: Path) -> None:
     config = agent_config(tmp_path, free_port())
     out = subprocess.run(
         [sys.executable, "-m", "sentinelle.cli", "agent", "run", "--once", "--config", str(config)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert out.returncode == 0, out.stderr
@@ -116,10 +129,19 @@ def test_once_runs_one_cycle_and_exits(tmp_path: Path) -> None:
 
 
 def test_importing_the_agent_does_not_import_scapy() -> None:
-    code = ("import sys, sentinelle.cli, sentinelle.agent.daemon, sentinelle.checks, "
-            "sentinelle.runner; print('scapy' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         timeout=60, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    code = (
+        "import sys, sentinelle.cli, sentinelle.agent.daemon, sentinelle.checks, "
+        "sentinelle.runner; print('scapy' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert out.stdout.strip() == "False"
 
 

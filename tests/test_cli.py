@@ -64,8 +64,9 @@ def test_prometheus_format_prints_metrics(capsys: pytest.CaptureFixture[str]) ->
     assert 'sentinelle_check_status{check="backups.freshness"' in out
 
 
-def test_config_error_exits_2_with_message(tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_error_exits_2_with_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("agent: {colour: blue}\n")
     code, _, err = run(capsys, "check", "--config", str(bad))
@@ -81,13 +82,31 @@ def test_restore_test_is_recorded(tmp_path: Path, capsys: pytest.CaptureFixture[
         f"agent: {{state_dir: {tmp_path / 'state'}}}\n"
         f"backups:\n  locations:\n    - {{name: nas, type: directory, path: {backup_dir}}}\n"
     )
-    code, _, err = run(capsys, "backup", "restore-tested", "--config", str(config),
-                       "--location", "usb")
+    code, _, err = run(
+        capsys, "backup", "restore-tested", "--config", str(config), "--location", "usb"
+    )
     assert code == 2 and "nas" in err
-    code, out, _ = run(capsys, "backup", "restore-tested", "--config", str(config),
-                       "--location", "nas", "--note", "fichier état civil restauré")
+    code, out, _ = run(
+        capsys,
+        "backup",
+        "restore-tested",
+        "--config",
+        str(config),
+        "--location",
+        "nas",
+        "--note",
+        "fichier état civil restauré",
+    )
     assert code == 0 and "recorded" in out
-    code, out, _ = run(capsys, "check", "--config", str(config), "--only",
-                       "backups.restore_test", "--format", "json")
+    code, out, _ = run(
+        capsys,
+        "check",
+        "--config",
+        str(config),
+        "--only",
+        "backups.restore_test",
+        "--format",
+        "json",
+    )
     result = json.loads(out)["results"][0]
     assert result["status"] == "pass", result

@@ -34,7 +34,9 @@ def test_embedded_defaults_need_no_file() -> None:
 
 
 def test_full_config_is_read(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 agent: {interval_seconds: 600, listen_address: "127.0.0.1:9999", state_dir: /tmp/x}
 checks:
   patching.last_upgrade: {max_days: 20}
@@ -44,7 +46,8 @@ backups:
     - {name: nas, type: directory, path: /srv/backup, pattern: "*.tar.gz", max_age_hours: 30}
     - {name: usb, type: restic, path: /mnt/usb/repo, password_file: /etc/pw, offline: true}
 ports: {scan_targets: [127.0.0.1]}
-""")
+""",
+    )
     config = load_config(path, {**KNOWN, "ports.listening": {}})
     assert config.agent.interval_seconds == 600
     assert config.checks["patching.last_upgrade"].params == {"max_days": 20}
@@ -54,29 +57,51 @@ ports: {scan_targets: [127.0.0.1]}
     assert config.ports.scan_targets == ("127.0.0.1",)
 
 
-@pytest.mark.parametrize(("text", "key", "expected"), [
-    ("agent: {intervall_seconds: 5}\n", "agent.intervall_seconds", "unknown key"),
-    ("agent: {interval_seconds: fast}\n", "agent.interval_seconds", "a number"),
-    ("agent: {interval_seconds: 1}\n", "agent.interval_seconds", ">= 10"),
-    ("agent: {listen_address: 9830}\n", "agent.listen_address", "a non-empty string"),
-    ("agent: {listen_address: 'localhost'}\n", "agent.listen_address", "HOST:PORT"),
-    ("checks: {nosuch.check: {}}\n", "checks.nosuch.check", "a known check id"),
-    ("checks: {patching.last_upgrade: {max_dayz: 3}}\n", "checks.patching.last_upgrade.max_dayz",
-     "max_days"),
-    ("checks: {patching.last_upgrade: {max_days: soon}}\n",
-     "checks.patching.last_upgrade.max_days", "a int"),
-    ("backups: {locations: [{name: a, type: tape, path: /x}]}\n", "backups.locations[0].type",
-     "one of directory, restic, borg"),
-    ("backups: {locations: [{name: a, type: restic}]}\n", "backups.locations[0].path",
-     "required"),
-    ("backups: {locations: [{name: a, type: restic, path: /r, pattern: '*'}]}\n",
-     "backups.locations[0].pattern", "only for directories"),
-    ("backups: {locations: [{name: a, type: directory, path: /r},"
-     " {name: a, type: directory, path: /s}]}\n", "backups.locations", "distinct"),
-    ("ports: {scan_targets: 127.0.0.1}\n", "ports.scan_targets", "a list"),
-    ("- just\n- a list\n", "(top level)", "a mapping"),
-    ("agent: {interval_seconds: [\n", "line", "valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "key", "expected"),
+    [
+        ("agent: {intervall_seconds: 5}\n", "agent.intervall_seconds", "unknown key"),
+        ("agent: {interval_seconds: fast}\n", "agent.interval_seconds", "a number"),
+        ("agent: {interval_seconds: 1}\n", "agent.interval_seconds", ">= 10"),
+        ("agent: {listen_address: 9830}\n", "agent.listen_address", "a non-empty string"),
+        ("agent: {listen_address: 'localhost'}\n", "agent.listen_address", "HOST:PORT"),
+        ("checks: {nosuch.check: {}}\n", "checks.nosuch.check", "a known check id"),
+        (
+            "checks: {patching.last_upgrade: {max_dayz: 3}}\n",
+            "checks.patching.last_upgrade.max_dayz",
+            "max_days",
+        ),
+        (
+            "checks: {patching.last_upgrade: {max_days: soon}}\n",
+            "checks.patching.last_upgrade.max_days",
+            "a int",
+        ),
+        (
+            "backups: {locations: [{name: a, type: tape, path: /x}]}\n",
+            "backups.locations[0].type",
+            "one of directory, restic, borg",
+        ),
+        (
+            "backups: {locations: [{name: a, type: restic}]}\n",
+            "backups.locations[0].path",
+            "required",
+        ),
+        (
+            "backups: {locations: [{name: a, type: restic, path: /r, pattern: '*'}]}\n",
+            "backups.locations[0].pattern",
+            "only for directories",
+        ),
+        (
+            "backups: {locations: [{name: a, type: directory, path: /r},"
+            " {name: a, type: directory, path: /s}]}\n",
+            "backups.locations",
+            "distinct",
+        ),
+        ("ports: {scan_targets: 127.0.0.1}\n", "ports.scan_targets", "a list"),
+        ("- just\n- a list\n", "(top level)", "a mapping"),
+        ("agent: {interval_seconds: [\n", "line", "valid YAML"),
+    ],
+)
 def test_bad_config_names_file_key_and_expectation(
     tmp_path: Path, text: str, key: str, expected: str
 ) -> None:
@@ -103,8 +128,9 @@ def test_config_override_reaches_check_params(tmp_path: Path) -> None:
     rules = load_rules()
     key = next(cid for cid, meta in rules.checks.items() if meta.params)
     name, value = next(iter(rules.checks[key].params.items()))
-    new_value = value * 2 if isinstance(value, (int, float)) and not isinstance(value, bool) \
-        else value
+    new_value = (
+        value * 2 if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    )
     path = write(tmp_path, f"checks:\n  {key}: {{{name}: {new_value!r}}}\n")
     assert known_params(rules)[key][name] == value
     setup = build_setup(path, [key])

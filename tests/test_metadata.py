@@ -35,8 +35,11 @@ def test_family_of_id_matches_module_and_file() -> None:
 
 
 def test_texts_exist_in_both_languages_and_anssi_is_real() -> None:
-    anssi = yaml.safe_load((ROOT.parent / "shared/anssi-hygiene-measures.yaml").read_text()) \
-        if (ROOT.parent / "shared/anssi-hygiene-measures.yaml").exists() else None
+    anssi = (
+        yaml.safe_load((ROOT.parent / "shared/anssi-hygiene-measures.yaml").read_text())
+        if (ROOT.parent / "shared/anssi-hygiene-measures.yaml").exists()
+        else None
+    )
     known = {m["id"] for m in anssi["measures"]} if anssi else set(range(1, 43))
     for meta in load_rules().checks.values():
         for texts in (meta.title, meta.rationale, meta.remediation, meta.category):
@@ -53,7 +56,7 @@ def test_metadata_naming_unknown_field_is_rejected(tmp_path: Path) -> None:
     first = next(iter(data["checks"]))
     data["checks"][first]["severty"] = "high"
     (tmp_path / "checks/patching.yaml").write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match=f"checks.{first}.severty"):
+    with pytest.raises(ConfigError, match=rf"checks\.{first}\.severty"):
         load_rules(tmp_path)
 
 
@@ -64,7 +67,7 @@ def test_metadata_for_a_check_outside_its_family_is_rejected(tmp_path: Path) -> 
     meta = next(iter(data["checks"].values()))
     data["checks"] = {"ports.stray": meta}
     (tmp_path / "checks/patching.yaml").write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match="starting with 'patching.'"):
+    with pytest.raises(ConfigError, match=r"starting with 'patching\.'"):
         load_rules(tmp_path)
 
 
@@ -72,7 +75,15 @@ def test_docs_list_every_metric() -> None:
     doc = (ROOT / "docs/metrics.md").read_text()
     for name in MEASUREMENTS:
         assert f"sentinelle_{name}" in doc, name
-    for name in ("check_status", "check_success", "check_duration_seconds", "host_risk_score",
-                 "host_grade_info", "findings_open", "report_timestamp_seconds", "host_info",
-                 "agent_info"):
+    for name in (
+        "check_status",
+        "check_success",
+        "check_duration_seconds",
+        "host_risk_score",
+        "host_grade_info",
+        "findings_open",
+        "report_timestamp_seconds",
+        "host_info",
+        "agent_info",
+    ):
         assert f"sentinelle_{name}" in doc, name

@@ -18,8 +18,12 @@ from sentinelle.scoring import ScoringPolicy
 from tests.conftest import fixture_host
 
 META = CheckMeta(
-    id="test.sample", family="test", category={"fr": "Test", "en": "Test"},
-    severity=Severity.HIGH, anssi=(34,), title={"fr": "t", "en": "t"},
+    id="test.sample",
+    family="test",
+    category={"fr": "Test", "en": "Test"},
+    severity=Severity.HIGH,
+    anssi=(34,),
+    title={"fr": "t", "en": "t"},
     rationale={"fr": "r", "en": "r"},
     remediation={"fr": "Faire {what}", "en": "Do {what}"},
 )
@@ -84,7 +88,9 @@ def test_finding_carries_metadata(context: CheckContext, tmp_path: Path) -> None
 def test_report_round_trips_through_json(context: CheckContext, tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/hostname").write_text("mairie-srv\n")
-    (tmp_path / "etc/os-release").write_text('ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian 12"\n')
+    (tmp_path / "etc/os-release").write_text(
+        'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian 12"\n'
+    )
     host = fixture_host(tmp_path)
     findings, _ = run_check(Good(META, {}, context), host, 5)
     from sentinelle.model import CheckRun, Report

@@ -25,8 +25,11 @@ def test_all_pass_is_a_perfect_a(policy: ScoringPolicy) -> None:
 
 
 def test_penalties_follow_weights_and_status_factors(policy: ScoringPolicy) -> None:
-    findings = [f(Status.FAIL, Severity.HIGH), f(Status.WARN, Severity.MEDIUM),
-                f(Status.ERROR, Severity.LOW)]
+    findings = [
+        f(Status.FAIL, Severity.HIGH),
+        f(Status.WARN, Severity.MEDIUM),
+        f(Status.ERROR, Severity.LOW),
+    ]
     expected = 100 - (15 * 1.0 + 6 * 0.5 + 2 * 0.25)
     score = score_findings(findings, policy)
     assert score.value == pytest.approx(expected)
@@ -48,8 +51,10 @@ def test_score_never_goes_below_zero(policy: ScoringPolicy) -> None:
     assert score.value == 0.0 and score.grade == "E"
 
 
-@pytest.mark.parametrize(("value", "grade"), [(100, "A"), (90, "A"), (89.9, "B"), (75, "B"),
-                                              (60, "C"), (59, "D"), (40, "D"), (39, "E")])
+@pytest.mark.parametrize(
+    ("value", "grade"),
+    [(100, "A"), (90, "A"), (89.9, "B"), (75, "B"), (60, "C"), (59, "D"), (40, "D"), (39, "E")],
+)
 def test_grade_floors(policy: ScoringPolicy, value: float, grade: str) -> None:
     assert policy.grade_for(value) == grade
 
@@ -70,5 +75,5 @@ def test_bad_scoring_file_is_named() -> None:
         ScoringPolicy.from_data(data, "rules/scoring.yaml")
     data = dict(load_rules().scoring)
     data["severity_weights"] = {**data["severity_weights"], "critical": "lots"}
-    with pytest.raises(ConfigError, match="severity_weights.critical"):
+    with pytest.raises(ConfigError, match=r"severity_weights\.critical"):
         ScoringPolicy.from_data(data)

@@ -54,8 +54,9 @@ def next_delay(interval: float, jitter_fraction: float, rng: random.Random) -> f
 class Agent:
     """The long-running agent: owns the cycle loop, the /metrics server and the stop event."""
 
-    def __init__(self, setup: Setup, host: Host | None = None,
-                 hooks: list[ReportHook] | None = None) -> None:
+    def __init__(
+        self, setup: Setup, host: Host | None = None, hooks: list[ReportHook] | None = None
+    ) -> None:
         self.setup = setup
         self.host = host or Host()
         self.state = AgentState()
@@ -70,8 +71,10 @@ class Agent:
         report: Report | None = None
         try:
             report = run_checks(self.setup, self.host)
-            atomic_write(self.state_dir / "last-report.json",
-                         json.dumps(report.to_dict(), ensure_ascii=False).encode())
+            atomic_write(
+                self.state_dir / "last-report.json",
+                json.dumps(report.to_dict(), ensure_ascii=False).encode(),
+            )
         except Exception:  # the daemon must survive a bad cycle and try again next time
             log.exception("check cycle failed")
         self.state.record_cycle(report, time.monotonic() - started)
@@ -87,8 +90,9 @@ class Agent:
         """Start /metrics on the configured address; returns the bound (host, port)."""
         host, _, port = self.setup.config.agent.listen_address.rpartition(":")
         host = host.strip("[]")
-        server, _thread = start_http_server(int(port), addr=host,
-                                            registry=agent_registry(self.state))
+        server, _thread = start_http_server(
+            int(port), addr=host, registry=agent_registry(self.state)
+        )
         self._server = server
         bound = server.server_address
         return str(bound[0]), int(bound[1])
@@ -113,8 +117,9 @@ class Agent:
             done += 1
             if max_cycles is not None and done >= max_cycles:
                 break
-            self.stop_event.wait(next_delay(settings.interval_seconds, settings.jitter_fraction,
-                                            self._rng))
+            self.stop_event.wait(
+                next_delay(settings.interval_seconds, settings.jitter_fraction, self._rng)
+            )
         server = getattr(self, "_server", None)
         if server is not None:
             server.shutdown()

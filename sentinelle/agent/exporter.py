@@ -39,8 +39,13 @@ class AgentState:
 
     def snapshot(self) -> tuple[Report | None, int, int, float, float]:
         with self._lock:
-            return (self.report, self.cycles, self.cycle_failures, self.last_cycle_seconds,
-                    self.last_cycle_end)
+            return (
+                self.report,
+                self.cycles,
+                self.cycle_failures,
+                self.last_cycle_seconds,
+                self.last_cycle_end,
+            )
 
 
 class AgentCollector(Collector):
@@ -54,21 +59,30 @@ class AgentCollector(Collector):
         info = InfoMetricFamily("sentinelle_agent", "The running Sentinelle agent.")
         info.add_metric([], {"version": __version__})
         yield info
-        yield CounterMetricFamily("sentinelle_agent_cycles", "Check cycles run since start.",
-                                  value=cycles)
         yield CounterMetricFamily(
-            "sentinelle_agent_cycle_failures", "Check cycles that produced no Report.",
+            "sentinelle_agent_cycles", "Check cycles run since start.", value=cycles
+        )
+        yield CounterMetricFamily(
+            "sentinelle_agent_cycle_failures",
+            "Check cycles that produced no Report.",
             value=failures,
         )
-        yield GaugeMetricFamily("sentinelle_agent_last_cycle_duration_seconds",
-                                "Wall time of the last check cycle.", value=seconds)
+        yield GaugeMetricFamily(
+            "sentinelle_agent_last_cycle_duration_seconds",
+            "Wall time of the last check cycle.",
+            value=seconds,
+        )
         if last_end:
             yield GaugeMetricFamily(
                 "sentinelle_agent_last_cycle_timestamp_seconds",
-                "When the last check cycle ended (Unix seconds).", value=last_end,
+                "When the last check cycle ended (Unix seconds).",
+                value=last_end,
             )
-        yield GaugeMetricFamily("sentinelle_agent_start_time_seconds",
-                                "When the agent started (Unix seconds).", value=self.state.started)
+        yield GaugeMetricFamily(
+            "sentinelle_agent_start_time_seconds",
+            "When the agent started (Unix seconds).",
+            value=self.state.started,
+        )
         if report is not None:
             yield from report_metrics(report)
         for extra in self.state.extra:
