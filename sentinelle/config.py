@@ -52,6 +52,19 @@ class PortSettings:
 
 
 @dataclass(frozen=True)
+class PushSettings:
+    """How the agent pushes Reports to the collector it enrolled with (outbound only)."""
+
+    enabled: bool = True  # pushes only once `sentinelle agent enroll` stored credentials
+    ca_bundle: str | None = None  # PEM file of a private CA; the system CAs otherwise
+    timeout_seconds: float = 30.0
+    spool_max_reports: int = 500
+    spool_max_bytes: int = 50_000_000
+    backoff_initial_seconds: float = 30.0
+    backoff_max_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
 class CheckSettings:
     """Per-check switch and threshold overrides from the config file."""
 
@@ -68,6 +81,7 @@ class Config:
     checks: dict[str, CheckSettings] = field(default_factory=dict)
     backups: tuple[BackupLocation, ...] = ()
     ports: PortSettings = PortSettings()
+    push: PushSettings = PushSettings()
     rules_dir: str | None = None
 
     def check_enabled(self, check_id: str) -> bool:
@@ -127,6 +141,27 @@ def _ports(sec: Section) -> PortSettings:
     return out
 
 
+def _push(sec: Section) -> PushSettings:
+    d = PushSettings()
+    out = PushSettings(
+        enabled=sec.bool("enabled", d.enabled),
+        ca_bundle=sec.str("ca_bundle", d.ca_bundle),
+        timeout_seconds=sec.number("timeout_seconds", d.timeout_seconds, minimum=1),
+        spool_max_reports=sec.number(
+            "spool_max_reports", d.spool_max_reports, minimum=1, integer=True
+        ),
+        spool_max_bytes=sec.number(
+            "spool_max_bytes", d.spool_max_bytes, minimum=10_000, integer=True
+        ),
+        backoff_initial_seconds=sec.number(
+            "backoff_initial_seconds", d.backoff_initial_seconds, minimum=0.1
+        ),
+        backoff_max_seconds=sec.number("backoff_max_seconds", d.backoff_max_seconds, minimum=1),
+    )
+    sec.done()
+    return out
+
+
 def _checks(sec: Section, known: dict[str, dict[str, Any]] | None) -> dict[str, CheckSettings]:
     families = {k.split(".", 1)[0] for k in known} if known is not None else set()
     result: dict[str, CheckSettings] = {}
@@ -172,9 +207,10 @@ def parse_config(
     if len(set(names)) != len(names):
         raise ConfigError(source, "backups.locations", "distinct location names", names)
     ports = _ports(top.section("ports"))
+    push = _push(top.section("push"))
     rules_dir = top.str("rules_dir", None)
     top.done()
-    return Config(source, agent, checks, backups, ports, rules_dir)
+    return Config(source, agent, checks, backups, ports, push, rules_dir)
 
 
 def load_config(
