@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(tested)
     tested.add_argument("--location", required=True, help="backup location name from the config")
     tested.add_argument("--note", default="", help="what was restored, by whom")
+    from sentinelle.collector.cli import add_collector_parser
+
+    add_collector_parser(sub)
     return parser
 
 
@@ -185,6 +188,12 @@ def cmd_backup_restore_tested(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collector(args: argparse.Namespace) -> int:
+    from sentinelle.collector.cli import run_collector
+
+    return run_collector(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
@@ -192,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "checks": cmd_checks,
         "agent": cmd_agent_run,
         "backup": cmd_backup_restore_tested,
+        "collector": cmd_collector,
     }
     try:
         return handlers[args.command](args)

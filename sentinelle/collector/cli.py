@@ -1,0 +1,232 @@
+"""`sentinelle collector …`: serve, and manage communes, enrollment tokens and agents."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import re
+import signal
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sentinelle.collector.insee import departement_of, is_valid_insee
+from sentinelle.collector.records import Commune, EnrollmentToken
+from sentinelle.collector.secrets import digest, new_secret, new_token_id
+from sentinelle.collector.settings import load_settings
+from sentinelle.collector.store import Store, open_store
+from sentinelle.errors import ConfigError, SentinelleError
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DURATION = re.compile(r"^(\d+)([hdw])$")
+
+
+def add_collector_parser(sub: Any) -> None:
+    col = sub.add_parser("collector", help="the syndicate's collector")
+    col.add_argument("--config", metavar="FILE", help="collector YAML configuration")
+    col.add_argument("--store", metavar="URL", help="override the store URL (sqlite:///…)")
+    csub = col.add_subparsers(dest="collector_command", required=True)
+    csub.add_parser("serve", help="run the collector service")
+
+    commune = csub.add_parser("commune", help="the registry of communes")
+    comsub = commune.add_subparsers(dest="commune_command", required=True)
+    add = comsub.add_parser("add", help="add or update a commune")
+    add.add_argument("code", help="INSEE code, e.g. 01001, 2A004, 97411")
+    add.add_argument("--name", required=True)
+    add.add_argument("--population", type=int)
+    add.add_argument("--mayor-email", action="append", default=[], dest="emails")
+    comsub.add_parser("list", help="list communes")
+    show = comsub.add_parser("show", help="one commune with its agents")
+    show.add_argument("code")
+
+    token = csub.add_parser("token", help="enrollment tokens")
+    tsub = token.add_subparsers(dest="token_command", required=True)
+    create = tsub.add_parser("create", help="create a commune's enrollment token")
+    create.add_argument("--commune", required=True)
+    create.add_argument("--expires", default="7d", help="lifetime: 12h, 7d, 2w (default 7d)")
+    create.add_argument("--uses", type=int, default=None, help="number of enrollments allowed")
+    tlist = tsub.add_parser("list", help="list tokens (never their secret)")
+    tlist.add_argument("--commune")
+    trevoke = tsub.add_parser("revoke", help="revoke a token by id")
+    trevoke.add_argument("token_id")
+
+    agent = csub.add_parser("agent", help="enrolled agents")
+    asub = agent.add_subparsers(dest="agent_command", required=True)
+    alist = asub.add_parser("list", help="list agents")
+    alist.add_argument("--commune")
+    revoke = asub.add_parser("revoke", help="revoke an agent: its key is refused from now on")
+    revoke.add_argument("agent_id")
+
+
+def parse_lifetime(text: str) -> timedelta:
+    match = DURATION.match(text)
+    if not match:
+        raise ConfigError("--expires", "--expires", "a duration such as 12h, 7d or 2w", text)
+    n, unit = int(match.group(1)), match.group(2)
+    return {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
+
+
+def _store(args: argparse.Namespace) -> Store:
+    settings = load_settings(args.config)
+    store = open_store(args.store or settings.store)
+    store.migrate()
+    return store
+
+
+def _commune_add(store: Store, args: argparse.Namespace) -> int:
+    code = args.code.upper()
+    if not is_valid_insee(code):
+        raise ConfigError(
+            "commune add",
+            "code",
+            "an INSEE commune code (5 characters: 01001, 2A004, 97411)",
+            args.code,
+        )
+    for email in args.emails:
+        if not EMAIL.match(email):
+            raise ConfigError("commune add", "--mayor-email", "an email address", email)
+    if args.population is not None and args.population < 0:
+        raise ConfigError("commune add", "--population", "a number >= 0", args.population)
+    store.upsert_commune(
+        Commune(code, args.name, departement_of(code), args.population, tuple(args.emails))
+    )
+    print(f"commune {code} {args.name} saved")
+    return 0
+
+
+def _need_commune(store: Store, code: str) -> Commune:
+    commune = store.get_commune(code.upper())
+    if commune is None:
+        raise ConfigError("registry", "commune", "a registered commune (see `commune list`)", code)
+    return commune
+
+
+def run_collector(args: argparse.Namespace) -> int:
+    if args.collector_command == "serve":
+        return serve_forever(args)
+    store = _store(args)
+    try:
+        return _manage(store, args)
+    finally:
+        store.close()
+
+
+def _manage(store: Store, args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    cmd = args.collector_command
+    if cmd == "commune":
+        if args.commune_command == "add":
+            return _commune_add(store, args)
+        if args.commune_command == "list":
+            for c in store.list_communes():
+                agents = store.list_agents(c.code)
+                print(
+                    f"{c.code}  {c.departement:<3}  {c.name}  ({len(agents)} agents, "
+                    f"population {c.population if c.population is not None else '?'})"
+                )
+            return 0
+        commune = _need_commune(store, args.code)
+        agents = store.list_agents(commune.code)
+        print(
+            json.dumps(
+                {
+                    "code": commune.code,
+                    "name": commune.name,
+                    "departement": commune.departement,
+                    "population": commune.population,
+                    "mayor_emails": list(commune.mayor_emails),
+                    "agents": [
+                        {
+                            "agent_id": a.agent_id,
+                            "host": a.host,
+                            "revoked": a.revoked_at is not None,
+                            "last_report_at": a.last_report_at.isoformat()
+                            if a.last_report_at
+                            else None,
+                        }
+                        for a in agents
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return 0
+    if cmd == "token":
+        if args.token_command == "create":
+            commune = _need_commune(store, args.commune)
+            if args.uses is not None and args.uses < 1:
+                raise ConfigError("token create", "--uses", "a number >= 1", args.uses)
+            secret = new_secret()
+            token = EnrollmentToken(
+                new_token_id(), commune.code, now, now + parse_lifetime(args.expires), args.uses
+            )
+            store.add_token(token, digest(secret))
+            print(secret)
+            print(
+                f"token {token.token_id} for {commune.code} {commune.name}, expires "
+                f"{token.expires_at:%Y-%m-%d %H:%M} UTC, "
+                f"uses: {args.uses if args.uses is not None else 'unlimited'} "
+                "(the secret above is shown once)",
+                file=sys.stderr,
+            )
+            return 0
+        if args.token_command == "list":
+            for t in store.list_tokens(args.commune):
+                print(
+                    f"{t.token_id}  {t.commune}  expires {t.expires_at or 'never'}  "
+                    f"uses left {t.uses_left if t.uses_left is not None else '∞'}"
+                    f"{'  REVOKED' if t.revoked else ''}"
+                )
+            return 0
+        if not store.revoke_token(args.token_id):
+            raise ConfigError("token revoke", "token_id", "an existing token id", args.token_id)
+        print(f"token {args.token_id} revoked")
+        return 0
+    if args.agent_command == "list":
+        for a in store.list_agents(args.commune):
+            state = "revoked" if a.revoked_at else "active"
+            last = a.last_report_at.isoformat() if a.last_report_at else "never"
+            print(f"{a.agent_id}  {a.commune}  {a.host}  {state}  last report {last}")
+        return 0
+    if not store.revoke_agent(args.agent_id, now):
+        raise ConfigError("agent revoke", "agent_id", "an active agent id", args.agent_id)
+    print(f"agent {args.agent_id} revoked")
+    return 0
+
+
+def serve_forever(args: argparse.Namespace) -> int:
+    from sentinelle.collector.server import CollectorService, serve
+    from sentinelle.rules import load_rules
+    from sentinelle.scoring import ScoringPolicy
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = load_settings(args.config)
+    store = open_store(args.store or settings.store)
+    scoring = ScoringPolicy.from_data(load_rules().scoring)
+    service = CollectorService(settings, store, scoring)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+
+        def ready(host: str, port: int) -> None:
+            scheme = "https" if settings.tls_cert_file else "http"
+            logging.getLogger("sentinelle.collector").info(
+                "collector listening on %s://%s:%d", scheme, host, port
+            )
+
+        await serve(service, stop, ready)
+
+    try:
+        asyncio.run(main())
+    finally:
+        store.close()
+    return 0
+
+
+__all__ = ["SentinelleError", "add_collector_parser", "run_collector"]

@@ -1,0 +1,159 @@
+"""The fleet as the collector holds it in memory: the latest Report of every agent.
+
+Rebuilt from the store at start, updated after each durable ingest, refreshed from the store
+now and then (new communes, revoked agents from the CLI). Renders `/metrics`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+
+from sentinelle.collector.exposition import Block, FamilyHeader, join_blocks, render_block
+from sentinelle.collector.records import AgentRecord, Commune
+from sentinelle.metrics import report_metrics
+from sentinelle.model import Report, Score
+from sentinelle.scoring import ScoringPolicy, combine_scores
+
+
+@dataclass
+class HostEntry:
+    """One agent's latest known state."""
+
+    agent: AgentRecord
+    received_at: float | None = None  # Unix seconds
+    report: Report | None = None
+    block: Block | None = field(default=None, repr=False)  # cached rendering of `report`
+
+
+class Fleet:
+    """Thread-safe in-memory view of every commune and agent."""
+
+    def __init__(self, scoring: ScoringPolicy, silent_after_seconds: float) -> None:
+        self.scoring = scoring
+        self.silent_after = silent_after_seconds
+        self._lock = threading.Lock()
+        self._hosts: dict[str, HostEntry] = {}
+        self._communes: dict[str, Commune] = {}
+        self._headers: dict[str, FamilyHeader] = {}
+
+    def set_registry(self, communes: Iterable[Commune], agents: Iterable[AgentRecord]) -> None:
+        """Adopt the store's communes and active agents, keeping known Reports."""
+        with self._lock:
+            self._communes = {c.code: c for c in communes}
+            active = {a.agent_id: a for a in agents if a.revoked_at is None}
+            for agent_id in list(self._hosts):
+                if agent_id not in active:
+                    del self._hosts[agent_id]
+            for agent_id, agent in active.items():
+                entry = self._hosts.get(agent_id)
+                if entry is None:
+                    self._hosts[agent_id] = HostEntry(agent)
+                else:
+                    entry.agent = agent
+
+    def update(self, agent: AgentRecord, received_at: float, report: Report) -> None:
+        """Record a newly stored Report unless an already known one is newer."""
+        with self._lock:
+            entry = self._hosts.setdefault(agent.agent_id, HostEntry(agent))
+            if entry.report is not None and entry.report.generated_at > report.generated_at:
+                return  # an older Report replayed from a spool
+            entry.report, entry.received_at, entry.block = report, received_at, None
+
+    def hosts(self) -> list[HostEntry]:
+        with self._lock:
+            return list(self._hosts.values())
+
+    def communes(self) -> list[Commune]:
+        with self._lock:
+            return list(self._communes.values())
+
+    def is_silent(self, entry: HostEntry, now: float) -> bool:
+        return entry.received_at is None or now - entry.received_at > self.silent_after
+
+    def commune_scores(self, now: float) -> dict[str, Score]:
+        """Score of each commune over its reporting (non-silent) hosts."""
+        per: dict[str, list[Score]] = {}
+        for entry in self.hosts():
+            if entry.report is not None and not self.is_silent(entry, now):
+                per.setdefault(entry.agent.commune, []).append(entry.report.score)
+        return {code: combine_scores(scores, self.scoring) for code, scores in per.items()}
+
+    def _host_block(self, entry: HostEntry) -> Block:
+        if entry.block is None:
+            assert entry.report is not None
+            labels = {"commune": entry.agent.commune, "host": entry.agent.host}
+            entry.block = render_block(report_metrics(entry.report, labels), self._headers)
+        return entry.block
+
+    def _commune_families(self, now: float) -> Iterable[Metric]:
+        info = InfoMetricFamily(
+            "sentinelle_commune", "A commune of the syndicate.", labels=["commune"]
+        )
+        population = GaugeMetricFamily(
+            "sentinelle_commune_population",
+            "Population of the commune (for peer comparison).",
+            labels=["commune"],
+        )
+        score = GaugeMetricFamily(
+            "sentinelle_commune_risk_score",
+            "Posture score 0-100 of the commune (mean of its hosts).",
+            labels=["commune"],
+        )
+        grade = InfoMetricFamily(
+            "sentinelle_commune_grade", "A-E grade of the commune.", labels=["commune"]
+        )
+        hosts = GaugeMetricFamily(
+            "sentinelle_commune_hosts",
+            "Enrolled hosts by state (reporting, silent, never).",
+            labels=["commune", "state"],
+        )
+        last = GaugeMetricFamily(
+            "sentinelle_host_last_report_timestamp_seconds",
+            "When the collector last stored a Report of the host (Unix seconds).",
+            labels=["commune", "host"],
+        )
+        silent = GaugeMetricFamily(
+            "sentinelle_host_silent",
+            "1 when the host sent no Report within the silence delay.",
+            labels=["commune", "host"],
+        )
+        counts: dict[str, dict[str, int]] = {
+            c.code: {"reporting": 0, "silent": 0, "never": 0} for c in self.communes()
+        }
+        for entry in self.hosts():
+            state = (
+                "never"
+                if entry.received_at is None
+                else "silent"
+                if self.is_silent(entry, now)
+                else "reporting"
+            )
+            counts.setdefault(entry.agent.commune, {"reporting": 0, "silent": 0, "never": 0})
+            counts[entry.agent.commune][state] += 1
+            if entry.received_at is not None:
+                labels = [entry.agent.commune, entry.agent.host]
+                last.add_metric(labels, entry.received_at)
+                silent.add_metric(labels, 1 if state == "silent" else 0)
+        for c in self.communes():
+            info.add_metric([c.code], {"name": c.name, "departement": c.departement})
+            if c.population is not None:
+                population.add_metric([c.code], c.population)
+        for code, s in self.commune_scores(now).items():
+            score.add_metric([code], s.value)
+            grade.add_metric([code], {"grade": s.grade})
+        for code, by_state in counts.items():
+            for state, n in by_state.items():
+                hosts.add_metric([code, state], n)
+        return (info, population, score, grade, hosts, last, silent)
+
+    def render(self, now: float) -> str:
+        """The fleet exposition: commune series, then every non-silent host's posture."""
+        blocks: list[Block] = [render_block(self._commune_families(now), self._headers)]
+        for entry in self.hosts():
+            if entry.report is not None and not self.is_silent(entry, now):
+                blocks.append(self._host_block(entry))
+        return join_blocks(blocks, self._headers)

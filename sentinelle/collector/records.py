@@ -1,0 +1,91 @@
+"""What the collector keeps: communes, enrollment tokens, agents, stored Reports, snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass(frozen=True)
+class Commune:
+    """A commune of the syndicate, keyed by its INSEE code."""
+
+    code: str
+    name: str
+    departement: str
+    population: int | None = None
+    mayor_emails: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EnrollmentToken:
+    """A commune's enrollment secret (only its hash is stored), limited in time and uses."""
+
+    token_id: str
+    commune: str
+    created_at: datetime
+    expires_at: datetime | None
+    uses_left: int | None  # None: unlimited
+    revoked: bool = False
+
+
+@dataclass(frozen=True)
+class AgentRecord:
+    """One enrolled agent: its commune and host label come from here, never from a push."""
+
+    agent_id: str
+    commune: str
+    host: str
+    key_hash: str
+    enrolled_at: datetime
+    revoked_at: datetime | None = None
+    last_report_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CheckState:
+    """The latest status of one check on one host."""
+
+    check: str
+    status: str
+    severity: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class IncomingReport:
+    """A validated Report ready to be stored, with its registry-derived labels."""
+
+    report_id: str
+    agent_id: str
+    commune: str
+    host: str
+    received_at: datetime
+    generated_at: datetime
+    score: float
+    grade: str
+    body: bytes  # the Report as canonical JSON
+    checks: tuple[CheckState, ...] = ()
+
+
+@dataclass(frozen=True)
+class LatestReport:
+    """The newest Report of an agent, to rebuild the fleet view at start."""
+
+    agent: AgentRecord
+    received_at: datetime
+    body: bytes
+
+
+@dataclass(frozen=True)
+class DailySnapshot:
+    """A commune's posture for one day, kept at least 13 months for the monthly report."""
+
+    commune: str
+    day: date
+    score: float
+    grade: str
+    hosts: int
+    reporting_hosts: int
+    open_by_severity: Mapping[str, int] = field(default_factory=dict)

@@ -1,0 +1,480 @@
+"""The collector's HTTP service (aiohttp): enrollment, authenticated ingest, /metrics, /sd."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import ssl
+import time
+import zlib
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+from sentinelle import __version__
+from sentinelle.collector.fleet import Fleet
+from sentinelle.collector.ingest import GroupCommitter, RateLimiter
+from sentinelle.collector.openapi import openapi_document
+from sentinelle.collector.records import AgentRecord, CheckState, DailySnapshot, IncomingReport
+from sentinelle.collector.secrets import digest, new_agent_id, new_secret, verify
+from sentinelle.collector.settings import CollectorSettings
+from sentinelle.collector.store import Redemption, Store
+from sentinelle.collector.validate import ReportInvalid, validate_report
+from sentinelle.model import Report, worst_status
+from sentinelle.scoring import ScoringPolicy, score_findings
+
+log = logging.getLogger("sentinelle.collector")
+HOST_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+AGENT_CACHE_SECONDS = 10.0  # how long a revocation from the CLI may take to apply
+PROBLEM = "application/problem+json"
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    kind: str = "about:blank",
+) -> web.Response:
+    body = {"type": kind, "title": title, "status": status, "detail": detail}
+    return web.Response(status=status, text=json.dumps(body), content_type=PROBLEM, headers=headers)
+
+
+class CollectorService:
+    """State and handlers of one collector process."""
+
+    def __init__(
+        self,
+        settings: CollectorSettings,
+        store: Store,
+        scoring: ScoringPolicy,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.scoring = scoring
+        self.clock = clock
+        self.fleet = Fleet(scoring, settings.silent_after_seconds)
+        self.limiter = RateLimiter(settings.rate_limit.per_second, settings.rate_limit.burst)
+        self.committer: GroupCommitter | None = None
+        self._agents: dict[str, tuple[AgentRecord | None, float]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        disable_created_metrics()  # _created series only add cardinality to the fleet view
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.pushes = Counter(
+            "sentinelle_collector_reports",
+            "Pushed Reports by outcome.",
+            ["result"],
+            registry=self.registry,
+        )
+        self.enrollments = Counter(
+            "sentinelle_collector_enrollments",
+            "Enrollment attempts by outcome.",
+            ["result"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "sentinelle_collector_ingest_duration_seconds",
+            "Time from request to durable acknowledgement of a pushed Report.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        self.render_seconds = Gauge(
+            "sentinelle_collector_exposition_render_seconds",
+            "Time the last fleet /metrics took to render.",
+            registry=self.registry,
+        )
+        for result in ("stored", "duplicate", "rejected", "unauthorized", "rate_limited", "error"):
+            self.pushes.labels(result)
+
+    # Lifecycle
+
+    def application(self) -> web.Application:
+        app = web.Application(client_max_size=self.settings.limits.max_body_bytes + 1)
+        app.add_routes(
+            [
+                web.post("/api/v1/enroll", self.enroll),
+                web.post("/api/v1/reports", self.ingest),
+                web.get("/metrics", self.metrics),
+                web.get("/sd", self.service_discovery),
+                web.get("/api/v1/openapi.json", self.openapi),
+                web.get("/healthz", self.health),
+            ]
+        )
+        app.cleanup_ctx.append(self._lifespan)
+        return app
+
+    async def _lifespan(self, app: web.Application) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.store.migrate)
+        await loop.run_in_executor(None, self.load_fleet)
+        self.committer = GroupCommitter(self.store, self.settings.batch_max)
+        self._tasks = [
+            asyncio.create_task(
+                self._every(self.settings.registry_refresh_seconds, self.refresh_registry)
+            ),
+            asyncio.create_task(
+                self._every(self.settings.snapshot_interval_seconds, self.take_snapshots)
+            ),
+            asyncio.create_task(self._every(6 * 3600, self.prune)),
+        ]
+        yield
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await loop.run_in_executor(None, self.take_snapshots)
+        self.committer.close()
+
+    async def _every(self, seconds: float, job: Callable[[], object]) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await loop.run_in_executor(None, job)
+            except Exception:
+                log.exception("background job %s failed", getattr(job, "__name__", job))
+
+    def load_fleet(self) -> None:
+        """Rebuild the in-memory fleet from the store (at start)."""
+        self.refresh_registry()
+        for latest in self.store.latest_reports():
+            try:
+                report = self._scored(Report.from_dict(json.loads(latest.body)))
+            except (ValueError, KeyError, TypeError):
+                log.warning("stored report of %s is unreadable; skipped", latest.agent.agent_id)
+                continue
+            self.fleet.update(latest.agent, latest.received_at.timestamp(), report)
+
+    def refresh_registry(self) -> None:
+        self.fleet.set_registry(self.store.list_communes(), self.store.list_agents())
+        self._agents.clear()
+
+    def take_snapshots(self) -> None:
+        """Today's per-commune snapshot from the current fleet (kept 13 months and more)."""
+        now = self.clock()
+        day = datetime.fromtimestamp(now, UTC).date()
+        totals: dict[str, int] = {}
+        for entry in self.fleet.hosts():
+            totals[entry.agent.commune] = totals.get(entry.agent.commune, 0) + 1
+        for code, score in self.fleet.commune_scores(now).items():
+            reporting = sum(
+                1
+                for e in self.fleet.hosts()
+                if e.agent.commune == code
+                and e.report is not None
+                and not self.fleet.is_silent(e, now)
+            )
+            self.store.upsert_snapshot(
+                DailySnapshot(
+                    code,
+                    day,
+                    score.value,
+                    score.grade,
+                    totals.get(code, reporting),
+                    reporting,
+                    dict(score.open_by_severity),
+                )
+            )
+
+    def prune(self) -> None:
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        removed = self.store.prune_reports(
+            now - timedelta(days=self.settings.raw_report_retention_days)
+        )
+        self.store.prune_snapshots(
+            (now - timedelta(days=self.settings.snapshot_retention_days)).date()
+        )
+        if removed:
+            log.info("pruned %d raw reports past retention", removed)
+
+    # Helpers
+
+    def _scored(self, report: Report) -> Report:
+        """The same Report with the collector's own score: one scoring function for all."""
+        score = score_findings(report.results, self.scoring)
+        return Report(
+            report.report_id,
+            report.generated_at,
+            report.agent_version,
+            report.host,
+            report.checks,
+            report.results,
+            score,
+            report.schema_version,
+        )
+
+    async def _agent(self, agent_id: str) -> AgentRecord | None:
+        now = time.monotonic()
+        cached = self._agents.get(agent_id)
+        if cached is not None and now - cached[1] < AGENT_CACHE_SECONDS:
+            return cached[0]
+        loop = asyncio.get_running_loop()
+        agent = await loop.run_in_executor(None, self.store.get_agent, agent_id)
+        if len(self._agents) > 100_000:
+            self._agents.clear()
+        self._agents[agent_id] = (agent, now)
+        return agent
+
+    async def _read_body(self, request: web.Request) -> bytes | web.Response:
+        limits = self.settings.limits
+        if request.content_length is not None and request.content_length > limits.max_body_bytes:
+            return problem(413, "Payload too large", f"body exceeds {limits.max_body_bytes} bytes")
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return problem(413, "Payload too large", f"body exceeds {limits.max_body_bytes} bytes")
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding in ("", "identity"):
+            if len(raw) > limits.max_decompressed_bytes:
+                return problem(413, "Payload too large", "body too large")
+            return raw
+        if encoding != "gzip":
+            return problem(415, "Unsupported encoding", "use gzip or no Content-Encoding")
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out = inflater.decompress(raw, limits.max_decompressed_bytes + 1)
+        except zlib.error as exc:
+            return problem(400, "Bad gzip body", str(exc))
+        if len(out) > limits.max_decompressed_bytes or inflater.unconsumed_tail:
+            # A gzip bomb stops here, after at most the limit was inflated.
+            return problem(
+                413,
+                "Payload too large",
+                f"decompressed body exceeds {limits.max_decompressed_bytes} bytes",
+            )
+        if not inflater.eof:
+            return problem(400, "Bad gzip body", "truncated gzip stream")
+        return out
+
+    # Handlers
+
+    async def enroll(self, request: web.Request) -> web.Response:
+        body = await self._read_body(request)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            data = json.loads(body)
+            token, hostname = data["token"], data["hostname"]
+            if not isinstance(token, str) or not isinstance(hostname, str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            self.enrollments.labels("bad_request").inc()
+            return problem(
+                400, "Bad enrollment request", 'expected {"token": "...", "hostname": "..."}'
+            )
+        if not HOST_LABEL.match(hostname):
+            self.enrollments.labels("bad_request").inc()
+            return problem(
+                422, "Bad host name", "hostname: 1-63 letters, digits, dots, dashes or underscores"
+            )
+        loop = asyncio.get_running_loop()
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        outcome, commune = await loop.run_in_executor(
+            None, self.store.redeem_token, digest(token), now
+        )
+        if outcome is not Redemption.OK or commune is None:
+            self.enrollments.labels(outcome.value).inc()
+            status = 401 if outcome is Redemption.UNKNOWN else 403
+            return problem(status, "Enrollment refused", f"token {outcome.value}")
+        agent_id, key = new_agent_id(), new_secret()
+
+        def register() -> str:
+            host = hostname.lower()
+            n = 1
+            while self.store.host_taken(commune, host):  # cloned VMs keep distinct labels
+                n += 1
+                host = f"{hostname.lower()}-{n}"
+            self.store.add_agent(AgentRecord(agent_id, commune, host, digest(key), now))
+            return host
+
+        host = await loop.run_in_executor(None, register)
+        await loop.run_in_executor(None, self.refresh_registry)
+        self.enrollments.labels("ok").inc()
+        log.info("enrolled agent %s as %s/%s", agent_id, commune, host)
+        return web.json_response(
+            {"agent_id": agent_id, "key": key, "commune": commune, "host": host}, status=201
+        )
+
+    async def ingest(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        auth = request.headers.get("Authorization", "")
+        scheme, _, credentials = auth.partition(" ")
+        agent_id, _, key = credentials.partition(":")
+        if scheme.lower() != "bearer" or not agent_id or not key or len(agent_id) > 64:
+            self.pushes.labels("unauthorized").inc()
+            return problem(
+                401,
+                "Unauthorized",
+                "expected Authorization: Bearer AGENT_ID:KEY",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        agent = await self._agent(agent_id)
+        if agent is None or not verify(key, agent.key_hash):
+            self.pushes.labels("unauthorized").inc()
+            return problem(
+                401, "Unauthorized", "unknown agent or wrong key", {"WWW-Authenticate": "Bearer"}
+            )
+        if agent.revoked_at is not None:
+            self.pushes.labels("unauthorized").inc()
+            return problem(403, "Agent revoked", "this agent was revoked; enroll again")
+        wait = self.limiter.check(agent_id)
+        if wait > 0:
+            self.pushes.labels("rate_limited").inc()
+            return problem(
+                429,
+                "Too many requests",
+                "slow down",
+                {"Retry-After": str(max(1, int(wait + 0.999)))},
+            )
+        body = await self._read_body(request)
+        if isinstance(body, web.Response):
+            self.pushes.labels("rejected").inc()
+            return body
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            self.pushes.labels("rejected").inc()
+            return problem(400, "Invalid JSON", str(exc)[:200])
+        try:
+            generated = validate_report(data, self.settings.limits)
+            report = self._scored(Report.from_dict(data))
+        except ReportInvalid as exc:
+            self.pushes.labels("rejected").inc()
+            return problem(422, "Invalid Report", str(exc))
+        except (ValueError, KeyError, TypeError) as exc:
+            self.pushes.labels("rejected").inc()
+            return problem(422, "Invalid Report", f"{type(exc).__name__}: {exc}"[:300])
+        received = self.clock()
+        states = _check_states(report)
+        incoming = IncomingReport(
+            report.report_id,
+            agent.agent_id,
+            agent.commune,
+            agent.host,
+            datetime.fromtimestamp(received, UTC),
+            generated,
+            report.score.value,
+            report.score.grade,
+            body,
+            states,
+        )
+        assert self.committer is not None
+        try:
+            is_new = await self.committer.submit(incoming)
+        except Exception:
+            self.pushes.labels("error").inc()
+            return problem(
+                503,
+                "Storage unavailable",
+                "the Report was not stored; retry later",
+                {"Retry-After": "30"},
+            )
+        self.latency.observe(time.perf_counter() - started)
+        if not is_new:
+            self.pushes.labels("duplicate").inc()
+            return web.json_response({"report_id": report.report_id, "status": "duplicate"})
+        self.fleet.update(agent, received, report)
+        self.pushes.labels("stored").inc()
+        return web.json_response({"report_id": report.report_id, "status": "stored"}, status=201)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        text = await loop.run_in_executor(None, self.fleet.render, self.clock())
+        self.render_seconds.set(time.perf_counter() - started)
+        own = generate_latest(self.registry).decode()
+        return web.Response(
+            text=text + own,
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Content-Type-Version": "0.0.4"},
+        )
+
+    async def service_discovery(self, request: web.Request) -> web.Response:
+        communes = {c.code: c for c in self.fleet.communes()}
+        groups: list[dict[str, Any]] = []
+        for entry in sorted(self.fleet.hosts(), key=lambda e: (e.agent.commune, e.agent.host)):
+            commune = communes.get(entry.agent.commune)
+            groups.append(
+                {
+                    "targets": [f"{entry.agent.host}:{self.settings.agent_port}"],
+                    "labels": {
+                        "commune": entry.agent.commune,
+                        "host": entry.agent.host,
+                        "__meta_sentinelle_agent_id": entry.agent.agent_id,
+                        "__meta_sentinelle_departement": commune.departement if commune else "",
+                    },
+                }
+            )
+        return web.json_response(groups)
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return web.json_response(openapi_document(__version__, self.settings.limits))
+
+    async def health(self, request: web.Request) -> web.Response:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, self.store.list_communes)
+        except Exception as exc:
+            return problem(503, "Store unavailable", str(exc)[:200])
+        return web.json_response({"status": "ok", "version": __version__})
+
+
+def _check_states(report: Report) -> tuple[CheckState, ...]:
+    by_check: dict[str, list[Any]] = {}
+    for f in report.results:
+        by_check.setdefault(f.check, []).append(f)
+    states = []
+    for check, findings in by_check.items():
+        status = worst_status([f.status for f in findings])
+        worst = next(f for f in findings if f.status == status)
+        states.append(CheckState(check, status.value, worst.severity.value, worst.summary[:500]))
+    return tuple(states)
+
+
+def ssl_context(settings: CollectorSettings) -> ssl.SSLContext | None:
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
+    return ctx
+
+
+async def serve(
+    service: CollectorService, stop: asyncio.Event, ready: Callable[[str, int], None] | None = None
+) -> None:
+    """Run until `stop` is set; `ready` gets the bound address."""
+    # auto_decompress off: gzip is inflated by _read_body, under the decompressed-size limit.
+    runner = web.AppRunner(service.application(), access_log=None, handle_signals=False,
+                           auto_decompress=False)
+    await runner.setup()
+    host, _, port = service.settings.listen_address.rpartition(":")
+    site = web.TCPSite(
+        runner, host.strip("[]"), int(port), ssl_context=ssl_context(service.settings), backlog=1024
+    )
+    await site.start()
+    server = site._server
+    sockets = getattr(server, "sockets", None) or []
+    bound = sockets[0].getsockname() if sockets else (host, int(port))
+    if ready is not None:
+        ready(str(bound[0]), int(bound[1]))
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,140 @@
+"""The collector's configuration: embedded defaults, overridden by one strict YAML file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sentinelle.collector.validate import Limits
+from sentinelle.validation import Section, load_yaml_file
+
+DEFAULT_STORE = "sqlite:///var/lib/sentinelle-collector/collector.db"
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Per-agent token bucket: `burst` pushes at once, refilled at `per_second`."""
+
+    per_second: float = 1.0
+    burst: int = 60
+
+
+@dataclass(frozen=True)
+class RemoteWriteSettings:
+    """Optional remote-write output (Mimir, VictoriaMetrics)."""
+
+    url: str
+    interval_seconds: float = 60.0
+    bearer_token_file: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    ca_bundle: str | None = None
+
+
+@dataclass(frozen=True)
+class CollectorSettings:
+    """The whole collector configuration."""
+
+    source: str = "(embedded defaults)"
+    listen_address: str = "127.0.0.1:8470"
+    store: str = DEFAULT_STORE
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    silent_after_seconds: float = 6 * 3600
+    raw_report_retention_days: int = 90
+    snapshot_retention_days: int = 400
+    registry_refresh_seconds: float = 15.0
+    snapshot_interval_seconds: float = 300.0
+    agent_port: int = 9830  # for /sd: where agents serve /metrics in pull setups
+    limits: Limits = field(default_factory=Limits)
+    rate_limit: RateLimit = field(default_factory=RateLimit)
+    batch_max: int = 256
+    remote_write: RemoteWriteSettings | None = None
+
+
+def parse_settings(data: Any, source: str) -> CollectorSettings:
+    top = Section(source, "", data)
+    d = CollectorSettings()
+    listen = top.str("listen_address", d.listen_address)
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise top.error("listen_address", "HOST:PORT", listen)
+    tls = top.section("tls")
+    cert, key = tls.str("cert_file", None), tls.str("key_file", None)
+    tls.done()
+    if (cert is None) != (key is None):
+        raise top.error("tls", "both cert_file and key_file, or neither")
+    lim = top.section("limits")
+    dl = Limits()
+    limits = Limits(
+        max_body_bytes=lim.number("max_body_bytes", dl.max_body_bytes, minimum=1024, integer=True),
+        max_decompressed_bytes=lim.number(
+            "max_decompressed_bytes", dl.max_decompressed_bytes, minimum=1024, integer=True
+        ),
+        max_results=lim.number("max_results", dl.max_results, minimum=1, integer=True),
+        max_checks=lim.number("max_checks", dl.max_checks, minimum=1, integer=True),
+        max_string=lim.number("max_string", dl.max_string, minimum=16, integer=True),
+        max_summary=lim.number("max_summary", dl.max_summary, minimum=16, integer=True),
+        max_evidence_depth=lim.number(
+            "max_evidence_depth", dl.max_evidence_depth, minimum=1, integer=True
+        ),
+        max_measurements=lim.number(
+            "max_measurements", dl.max_measurements, minimum=1, integer=True
+        ),
+    )
+    lim.done()
+    rl = top.section("rate_limit")
+    rate = RateLimit(
+        per_second=rl.number("per_second", 1.0, minimum=0.001),
+        burst=rl.number("burst", 60, minimum=1, integer=True),
+    )
+    rl.done()
+    rw_sec = top.section("remote_write")
+    remote_write = None
+    if rw_sec.data:
+        headers = rw_sec.raw("headers", {}) or {}
+        if not isinstance(headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+        ):
+            raise rw_sec.error("headers", "a mapping of header names to strings", headers)
+        remote_write = RemoteWriteSettings(
+            url=rw_sec.str("url"),
+            interval_seconds=rw_sec.number("interval_seconds", 60.0, minimum=5),
+            bearer_token_file=rw_sec.str("bearer_token_file", None),
+            headers=headers,
+            ca_bundle=rw_sec.str("ca_bundle", None),
+        )
+    rw_sec.done()
+    settings = CollectorSettings(
+        source=source,
+        listen_address=listen,
+        store=top.str("store", d.store),
+        tls_cert_file=cert,
+        tls_key_file=key,
+        silent_after_seconds=top.number("silent_after_seconds", d.silent_after_seconds, minimum=60),
+        raw_report_retention_days=top.number(
+            "raw_report_retention_days", d.raw_report_retention_days, minimum=1, integer=True
+        ),
+        snapshot_retention_days=top.number(
+            "snapshot_retention_days", d.snapshot_retention_days, minimum=397, integer=True
+        ),
+        registry_refresh_seconds=top.number(
+            "registry_refresh_seconds", d.registry_refresh_seconds, minimum=1
+        ),
+        snapshot_interval_seconds=top.number(
+            "snapshot_interval_seconds", d.snapshot_interval_seconds, minimum=1
+        ),
+        agent_port=top.number("agent_port", d.agent_port, minimum=1, maximum=65535, integer=True),
+        limits=limits,
+        rate_limit=rate,
+        batch_max=top.number("batch_max", d.batch_max, minimum=1, integer=True),
+        remote_write=remote_write,
+    )
+    top.done()
+    return settings
+
+
+def load_settings(path: str | Path | None) -> CollectorSettings:
+    if path is None:
+        return CollectorSettings()
+    return parse_settings(load_yaml_file(Path(path)), str(path))

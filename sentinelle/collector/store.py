@@ -1,0 +1,133 @@
+"""The collector's storage, behind one interface: SQLite (embedded default) or PostgreSQL.
+
+Every method is synchronous and safe to call from worker threads; the server calls them outside
+its event loop. `store_reports` writes a whole batch in one transaction (group commit) and is
+idempotent on (agent_id, report_id).
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sentinelle.collector.records import (
+    AgentRecord,
+    CheckState,
+    Commune,
+    DailySnapshot,
+    EnrollmentToken,
+    IncomingReport,
+    LatestReport,
+)
+from sentinelle.errors import SentinelleError
+
+
+class StoreError(SentinelleError):
+    """The store refused an operation (duplicate, unknown reference, unreachable server)."""
+
+
+class Redemption(enum.Enum):
+    """Outcome of presenting an enrollment token."""
+
+    OK = "ok"
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    USED_UP = "used_up"
+    REVOKED = "revoked"
+
+
+class Store(ABC):
+    """Durable state of the collector."""
+
+    @abstractmethod
+    def migrate(self) -> None:
+        """Create or upgrade the schema; safe to call at every start."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # Communes
+    @abstractmethod
+    def upsert_commune(self, commune: Commune) -> None: ...
+
+    @abstractmethod
+    def get_commune(self, code: str) -> Commune | None: ...
+
+    @abstractmethod
+    def list_communes(self) -> list[Commune]: ...
+
+    # Enrollment tokens
+    @abstractmethod
+    def add_token(self, token: EnrollmentToken, token_hash: str) -> None: ...
+
+    @abstractmethod
+    def list_tokens(self, commune: str | None = None) -> list[EnrollmentToken]: ...
+
+    @abstractmethod
+    def redeem_token(self, token_hash: str, now: datetime) -> tuple[Redemption, str | None]:
+        """Atomically check and consume one use; returns the outcome and the commune code."""
+
+    @abstractmethod
+    def revoke_token(self, token_id: str) -> bool: ...
+
+    # Agents
+    @abstractmethod
+    def add_agent(self, agent: AgentRecord) -> None: ...
+
+    @abstractmethod
+    def get_agent(self, agent_id: str) -> AgentRecord | None: ...
+
+    @abstractmethod
+    def list_agents(self, commune: str | None = None) -> list[AgentRecord]: ...
+
+    @abstractmethod
+    def revoke_agent(self, agent_id: str, now: datetime) -> bool: ...
+
+    @abstractmethod
+    def host_taken(self, commune: str, host: str) -> bool:
+        """True when an active agent of the commune already uses this host label."""
+
+    # Reports
+    @abstractmethod
+    def store_reports(self, batch: Sequence[IncomingReport]) -> list[bool]:
+        """Store a batch in one transaction; True for each newly stored Report, False for a
+        replay of a Report id this agent already sent."""
+
+    @abstractmethod
+    def latest_reports(self) -> list[LatestReport]:
+        """The newest Report of every non-revoked agent."""
+
+    @abstractmethod
+    def check_states(self, agent_id: str) -> list[CheckState]: ...
+
+    @abstractmethod
+    def count_reports(self, agent_id: str | None = None) -> int: ...
+
+    @abstractmethod
+    def prune_reports(self, before: datetime) -> int:
+        """Delete raw Reports received before `before` (latest state is kept)."""
+
+    # Daily snapshots
+    @abstractmethod
+    def upsert_snapshot(self, snapshot: DailySnapshot) -> None: ...
+
+    @abstractmethod
+    def snapshots(self, commune: str, start: date, end: date) -> list[DailySnapshot]: ...
+
+    @abstractmethod
+    def prune_snapshots(self, before: date) -> int: ...
+
+
+def open_store(url: str) -> Store:
+    """`sqlite:///path/to/file.db` or `postgresql://user@host/db`."""
+    if url.startswith("sqlite:///"):
+        from sentinelle.collector.store_sqlite import SQLiteStore
+
+        return SQLiteStore(url.removeprefix("sqlite://"))
+    if url.startswith(("postgresql://", "postgres://")):
+        from sentinelle.collector.store_postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH or postgresql://…")

@@ -1,0 +1,374 @@
+"""SQLite store: the embedded default. WAL mode, synchronous=FULL, one transaction per batch."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sentinelle.collector.records import (
+    AgentRecord,
+    CheckState,
+    Commune,
+    DailySnapshot,
+    EnrollmentToken,
+    IncomingReport,
+    LatestReport,
+)
+from sentinelle.collector.store import Redemption, Store, StoreError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS communes (
+    code TEXT PRIMARY KEY, name TEXT NOT NULL, departement TEXT NOT NULL,
+    population INTEGER, mayor_emails TEXT NOT NULL DEFAULT '[]');
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash TEXT PRIMARY KEY, token_id TEXT NOT NULL UNIQUE,
+    commune TEXT NOT NULL REFERENCES communes(code), created_at TEXT NOT NULL,
+    expires_at TEXT, uses_left INTEGER, revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS agents (
+    agent_id TEXT PRIMARY KEY, commune TEXT NOT NULL REFERENCES communes(code),
+    host TEXT NOT NULL, key_hash TEXT NOT NULL, enrolled_at TEXT NOT NULL,
+    revoked_at TEXT, last_report_at TEXT);
+CREATE TABLE IF NOT EXISTS reports (
+    agent_id TEXT NOT NULL, report_id TEXT NOT NULL, received_at TEXT NOT NULL,
+    generated_at TEXT NOT NULL, commune TEXT NOT NULL, host TEXT NOT NULL,
+    score REAL NOT NULL, grade TEXT NOT NULL, body BLOB NOT NULL,
+    PRIMARY KEY (agent_id, report_id));
+CREATE INDEX IF NOT EXISTS reports_received ON reports(received_at);
+CREATE TABLE IF NOT EXISTS host_latest (
+    agent_id TEXT PRIMARY KEY, report_id TEXT NOT NULL, received_at TEXT NOT NULL,
+    generated_at TEXT NOT NULL, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS check_state (
+    agent_id TEXT NOT NULL, check_id TEXT NOT NULL, status TEXT NOT NULL,
+    severity TEXT NOT NULL, summary TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (agent_id, check_id));
+CREATE TABLE IF NOT EXISTS snapshots (
+    commune TEXT NOT NULL, day TEXT NOT NULL, score REAL NOT NULL, grade TEXT NOT NULL,
+    hosts INTEGER NOT NULL, reporting_hosts INTEGER NOT NULL, open_json TEXT NOT NULL,
+    PRIMARY KEY (commune, day));
+"""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _agent(row: sqlite3.Row) -> AgentRecord:
+    enrolled = _dt(row["enrolled_at"])
+    assert enrolled is not None
+    return AgentRecord(
+        row["agent_id"],
+        row["commune"],
+        row["host"],
+        row["key_hash"],
+        enrolled,
+        _dt(row["revoked_at"]),
+        _dt(row["last_report_at"]),
+    )
+
+
+def _commune(row: sqlite3.Row) -> Commune:
+    return Commune(
+        row["code"],
+        row["name"],
+        row["departement"],
+        row["population"],
+        tuple(json.loads(row["mayor_emails"])),
+    )
+
+
+class SQLiteStore(Store):
+    """One connection shared under a lock: SQLite serialises writers anyway."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(
+                path, check_same_thread=False, isolation_level=None, timeout=30
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite database {path}: {exc}") from exc
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before the push is acknowledged (durable ingest).
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=30000")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return list(self._db.execute(sql, args))
+
+    def migrate(self) -> None:
+        with self._lock:
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def upsert_commune(self, commune: Commune) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO communes(code, name, departement, population, mayor_emails) "
+                "VALUES (?,?,?,?,?) ON CONFLICT(code) DO UPDATE SET name=excluded.name, "
+                "departement=excluded.departement, population=excluded.population, "
+                "mayor_emails=excluded.mayor_emails",
+                (
+                    commune.code,
+                    commune.name,
+                    commune.departement,
+                    commune.population,
+                    json.dumps(list(commune.mayor_emails)),
+                ),
+            )
+
+    def get_commune(self, code: str) -> Commune | None:
+        rows = self._query("SELECT * FROM communes WHERE code=?", (code,))
+        return _commune(rows[0]) if rows else None
+
+    def list_communes(self) -> list[Commune]:
+        return [_commune(r) for r in self._query("SELECT * FROM communes ORDER BY code")]
+
+    def add_token(self, token: EnrollmentToken, token_hash: str) -> None:
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO tokens(token_hash, token_id, commune, created_at, expires_at, "
+                    "uses_left, revoked) VALUES (?,?,?,?,?,?,?)",
+                    (
+                        token_hash,
+                        token.token_id,
+                        token.commune,
+                        _iso(token.created_at),
+                        _iso(token.expires_at),
+                        token.uses_left,
+                        int(token.revoked),
+                    ),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"cannot add token for commune {token.commune}: {exc}") from exc
+
+    def list_tokens(self, commune: str | None = None) -> list[EnrollmentToken]:
+        sql = (
+            "SELECT * FROM tokens"
+            + (" WHERE commune=?" if commune else "")
+            + " ORDER BY created_at"
+        )
+        rows = self._query(sql, (commune,) if commune else ())
+        return [
+            EnrollmentToken(
+                r["token_id"],
+                r["commune"],
+                _dt(r["created_at"]) or datetime.min,
+                _dt(r["expires_at"]),
+                r["uses_left"],
+                bool(r["revoked"]),
+            )
+            for r in rows
+        ]
+
+    def redeem_token(self, token_hash: str, now: datetime) -> tuple[Redemption, str | None]:
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM tokens WHERE token_hash=?", (token_hash,)).fetchone()
+            if row is None:
+                return Redemption.UNKNOWN, None
+            if row["revoked"]:
+                return Redemption.REVOKED, row["commune"]
+            expires = _dt(row["expires_at"])
+            if expires is not None and now >= expires:
+                return Redemption.EXPIRED, row["commune"]
+            if row["uses_left"] is not None:
+                if row["uses_left"] <= 0:
+                    return Redemption.USED_UP, row["commune"]
+                db.execute(
+                    "UPDATE tokens SET uses_left = uses_left - 1 WHERE token_hash=?", (token_hash,)
+                )
+            return Redemption.OK, row["commune"]
+
+    def revoke_token(self, token_id: str) -> bool:
+        with self._tx() as db:
+            return (
+                db.execute("UPDATE tokens SET revoked=1 WHERE token_id=?", (token_id,)).rowcount > 0
+            )
+
+    def add_agent(self, agent: AgentRecord) -> None:
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO agents(agent_id, commune, host, key_hash, enrolled_at) "
+                    "VALUES (?,?,?,?,?)",
+                    (
+                        agent.agent_id,
+                        agent.commune,
+                        agent.host,
+                        agent.key_hash,
+                        _iso(agent.enrolled_at),
+                    ),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"cannot add agent {agent.agent_id}: {exc}") from exc
+
+    def get_agent(self, agent_id: str) -> AgentRecord | None:
+        rows = self._query("SELECT * FROM agents WHERE agent_id=?", (agent_id,))
+        return _agent(rows[0]) if rows else None
+
+    def list_agents(self, commune: str | None = None) -> list[AgentRecord]:
+        sql = (
+            "SELECT * FROM agents"
+            + (" WHERE commune=?" if commune else "")
+            + " ORDER BY commune, host"
+        )
+        return [_agent(r) for r in self._query(sql, (commune,) if commune else ())]
+
+    def revoke_agent(self, agent_id: str, now: datetime) -> bool:
+        with self._tx() as db:
+            return (
+                db.execute(
+                    "UPDATE agents SET revoked_at=? WHERE agent_id=? AND revoked_at IS NULL",
+                    (_iso(now), agent_id),
+                ).rowcount
+                > 0
+            )
+
+    def host_taken(self, commune: str, host: str) -> bool:
+        return bool(
+            self._query(
+                "SELECT 1 FROM agents WHERE commune=? AND host=? AND revoked_at IS NULL",
+                (commune, host),
+            )
+        )
+
+    def store_reports(self, batch: Sequence[IncomingReport]) -> list[bool]:
+        fresh: list[bool] = []
+        with self._tx() as db:
+            for r in batch:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO reports(agent_id, report_id, received_at, "
+                    "generated_at, commune, host, score, grade, body) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (
+                        r.agent_id,
+                        r.report_id,
+                        _iso(r.received_at),
+                        _iso(r.generated_at),
+                        r.commune,
+                        r.host,
+                        r.score,
+                        r.grade,
+                        r.body,
+                    ),
+                )
+                is_new = cur.rowcount > 0
+                fresh.append(is_new)
+                if not is_new:
+                    continue
+                gen = _iso(r.generated_at)
+                # A replayed older Report (from a spool) must not hide a newer latest state.
+                cur = db.execute(
+                    "INSERT INTO host_latest(agent_id, report_id, received_at, generated_at, "
+                    "body) VALUES (?,?,?,?,?) ON CONFLICT(agent_id) DO UPDATE SET "
+                    "report_id=excluded.report_id, received_at=excluded.received_at, "
+                    "generated_at=excluded.generated_at, body=excluded.body "
+                    "WHERE excluded.generated_at >= host_latest.generated_at",
+                    (r.agent_id, r.report_id, _iso(r.received_at), gen, r.body),
+                )
+                db.execute(
+                    "UPDATE agents SET last_report_at=? WHERE agent_id=? AND "
+                    "(last_report_at IS NULL OR last_report_at < ?)",
+                    (_iso(r.received_at), r.agent_id, _iso(r.received_at)),
+                )
+                if cur.rowcount == 0:
+                    continue
+                db.execute("DELETE FROM check_state WHERE agent_id=?", (r.agent_id,))
+                db.executemany(
+                    "INSERT INTO check_state(agent_id, check_id, status, severity, summary, "
+                    "updated_at) VALUES (?,?,?,?,?,?)",
+                    [(r.agent_id, c.check, c.status, c.severity, c.summary, gen) for c in r.checks],
+                )
+        return fresh
+
+    def latest_reports(self) -> list[LatestReport]:
+        rows = self._query(
+            "SELECT a.*, h.received_at AS h_received, h.body AS h_body FROM host_latest h "
+            "JOIN agents a ON a.agent_id = h.agent_id WHERE a.revoked_at IS NULL"
+        )
+        return [
+            LatestReport(_agent(r), _dt(r["h_received"]) or datetime.min, bytes(r["h_body"]))
+            for r in rows
+        ]
+
+    def check_states(self, agent_id: str) -> list[CheckState]:
+        rows = self._query(
+            "SELECT * FROM check_state WHERE agent_id=? ORDER BY check_id", (agent_id,)
+        )
+        return [CheckState(r["check_id"], r["status"], r["severity"], r["summary"]) for r in rows]
+
+    def count_reports(self, agent_id: str | None = None) -> int:
+        sql = "SELECT count(*) FROM reports" + (" WHERE agent_id=?" if agent_id else "")
+        return int(self._query(sql, (agent_id,) if agent_id else ())[0][0])
+
+    def prune_reports(self, before: datetime) -> int:
+        with self._tx() as db:
+            return db.execute("DELETE FROM reports WHERE received_at < ?", (_iso(before),)).rowcount
+
+    def upsert_snapshot(self, snapshot: DailySnapshot) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO snapshots(commune, day, score, grade, hosts, reporting_hosts, "
+                "open_json) VALUES (?,?,?,?,?,?,?) ON CONFLICT(commune, day) DO UPDATE SET "
+                "score=excluded.score, grade=excluded.grade, hosts=excluded.hosts, "
+                "reporting_hosts=excluded.reporting_hosts, open_json=excluded.open_json",
+                (
+                    snapshot.commune,
+                    snapshot.day.isoformat(),
+                    snapshot.score,
+                    snapshot.grade,
+                    snapshot.hosts,
+                    snapshot.reporting_hosts,
+                    json.dumps(dict(snapshot.open_by_severity)),
+                ),
+            )
+
+    def snapshots(self, commune: str, start: date, end: date) -> list[DailySnapshot]:
+        rows = self._query(
+            "SELECT * FROM snapshots WHERE commune=? AND day BETWEEN ? AND ? ORDER BY day",
+            (commune, start.isoformat(), end.isoformat()),
+        )
+        return [
+            DailySnapshot(
+                r["commune"],
+                date.fromisoformat(r["day"]),
+                r["score"],
+                r["grade"],
+                r["hosts"],
+                r["reporting_hosts"],
+                json.loads(r["open_json"]),
+            )
+            for r in rows
+        ]
+
+    def prune_snapshots(self, before: date) -> int:
+        with self._tx() as db:
+            return db.execute("DELETE FROM snapshots WHERE day < ?", (before.isoformat(),)).rowcount
