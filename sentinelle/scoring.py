@@ -62,23 +62,34 @@ def _worse(a: str, b: str) -> str:
 
 def score_findings(findings: Iterable[Finding], policy: ScoringPolicy) -> Score:
     """Host score: 100 minus each finding's severity weight times its status factor."""
+    return score_outcomes(((f.check, f.status, f.severity) for f in findings), policy)
+
+
+def score_outcomes(outcomes: Iterable[tuple[str, str, str]], policy: ScoringPolicy) -> Score:
+    """`score_findings` on (check, status, severity) strings, for callers holding plain JSON
+    (the collector's ingest path) rather than Finding objects."""
+    weights, factors, caps = policy.severity_weights, policy.status_factors, policy.caps
     penalty = 0.0
     open_counts = {s.value: 0 for s in Severity}
     cap_grade: str | None = None
     cap_reason: str | None = None
-    for f in findings:
-        penalty += policy.severity_weights[f.severity] * policy.status_factors[f.status]
-        if f.status.is_open:
-            open_counts[f.severity.value] += 1
-            cap = policy.caps.get(f.severity)
+    for check, status, severity in outcomes:
+        # Severity and Status are StrEnums: plain strings index the policy tables.
+        penalty += weights[severity] * factors[status]  # type: ignore[index]
+        if status in _OPEN:
+            open_counts[severity] += 1
+            cap = caps.get(severity)  # type: ignore[call-overload]
             if cap and (cap_grade is None or _worse(cap, cap_grade) == cap):
-                cap_grade, cap_reason = cap, f"open {f.severity.value} finding ({f.check})"
+                cap_grade, cap_reason = cap, f"open {severity} finding ({check})"
     value = max(0.0, 100.0 - penalty)
     grade = policy.grade_for(value)
     capped_by = None
     if cap_grade is not None and _worse(cap_grade, grade) == cap_grade and cap_grade != grade:
         grade, capped_by = cap_grade, cap_reason
     return Score(value=value, grade=grade, capped_by=capped_by, open_by_severity=open_counts)
+
+
+_OPEN = frozenset((Status.WARN.value, Status.FAIL.value))
 
 
 def combine_scores(scores: Iterable[Score], policy: ScoringPolicy) -> Score:

@@ -6,9 +6,12 @@ now and then (new communes, revoked agents from the CLI). Renders `/metrics`.
 
 from __future__ import annotations
 
+import gzip
+import json
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 
@@ -21,12 +24,23 @@ from sentinelle.scoring import ScoringPolicy, combine_scores
 
 @dataclass
 class HostEntry:
-    """One agent's latest known state."""
+    """One agent's latest known state.
+
+    The Report stays gzip-compressed JSON until a scrape needs it: ingest only scores it, and
+    thousands of parsed Reports would cost far more memory than their compressed bodies.
+    """
 
     agent: AgentRecord
     received_at: float | None = None  # Unix seconds
-    report: Report | None = None
-    block: Block | None = field(default=None, repr=False)  # cached rendering of `report`
+    generated_at: str = ""
+    score: Score | None = None  # the collector's own score of the Report
+    body: bytes | None = field(default=None, repr=False)  # gzip JSON of the Report
+    block: Block | None = field(default=None, repr=False)  # cached rendering of the Report
+
+    def report(self) -> Report:
+        assert self.body is not None and self.score is not None
+        parsed = Report.from_dict(json.loads(gzip.decompress(self.body)))
+        return replace(parsed, score=self.score)
 
 
 class Fleet:
@@ -55,13 +69,22 @@ class Fleet:
                 else:
                     entry.agent = agent
 
-    def update(self, agent: AgentRecord, received_at: float, report: Report) -> None:
+    def update(
+        self,
+        agent: AgentRecord,
+        received_at: float,
+        generated_at: datetime,
+        score: Score,
+        body_gz: bytes,
+    ) -> None:
         """Record a newly stored Report unless an already known one is newer."""
+        stamp = generated_at.astimezone(UTC).isoformat()
         with self._lock:
             entry = self._hosts.setdefault(agent.agent_id, HostEntry(agent))
-            if entry.report is not None and entry.report.generated_at > report.generated_at:
+            if entry.body is not None and entry.generated_at > stamp:
                 return  # an older Report replayed from a spool
-            entry.report, entry.received_at, entry.block = report, received_at, None
+            entry.received_at, entry.generated_at = received_at, stamp
+            entry.score, entry.body, entry.block = score, body_gz, None
 
     def hosts(self) -> list[HostEntry]:
         with self._lock:
@@ -78,15 +101,14 @@ class Fleet:
         """Score of each commune over its reporting (non-silent) hosts."""
         per: dict[str, list[Score]] = {}
         for entry in self.hosts():
-            if entry.report is not None and not self.is_silent(entry, now):
-                per.setdefault(entry.agent.commune, []).append(entry.report.score)
+            if entry.score is not None and not self.is_silent(entry, now):
+                per.setdefault(entry.agent.commune, []).append(entry.score)
         return {code: combine_scores(scores, self.scoring) for code, scores in per.items()}
 
     def _host_block(self, entry: HostEntry) -> Block:
         if entry.block is None:
-            assert entry.report is not None
             labels = {"commune": entry.agent.commune, "host": entry.agent.host}
-            entry.block = render_block(report_metrics(entry.report, labels), self._headers)
+            entry.block = render_block(report_metrics(entry.report(), labels), self._headers)
         return entry.block
 
     def _commune_families(self, now: float) -> Iterable[Metric]:
@@ -154,6 +176,6 @@ class Fleet:
         """The fleet exposition: commune series, then every non-silent host's posture."""
         blocks: list[Block] = [render_block(self._commune_families(now), self._headers)]
         for entry in self.hosts():
-            if entry.report is not None and not self.is_silent(entry, now):
+            if entry.body is not None and not self.is_silent(entry, now):
                 blocks.append(self._host_block(entry))
         return join_blocks(blocks, self._headers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import logging
 import re
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from aiohttp import web
 from prometheus_client import (
     CollectorRegistry,
@@ -33,8 +35,8 @@ from sentinelle.collector.secrets import digest, new_agent_id, new_secret, verif
 from sentinelle.collector.settings import CollectorSettings
 from sentinelle.collector.store import Redemption, Store
 from sentinelle.collector.validate import ReportInvalid, validate_report
-from sentinelle.model import Report, worst_status
-from sentinelle.scoring import ScoringPolicy, score_findings
+from sentinelle.model import STATUS_ORDER, Score
+from sentinelle.scoring import ScoringPolicy, score_outcomes
 
 log = logging.getLogger("sentinelle.collector")
 HOST_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -72,7 +74,8 @@ class CollectorService:
         self.committer: GroupCommitter | None = None
         self._agents: dict[str, tuple[AgentRecord | None, float]] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        disable_created_metrics()  # _created series only add cardinality to the fleet view
+        # _created series would only add cardinality to the fleet view.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=False)
         self.pushes = Counter(
             "sentinelle_collector_reports",
@@ -154,11 +157,18 @@ class CollectorService:
         self.refresh_registry()
         for latest in self.store.latest_reports():
             try:
-                report = self._scored(Report.from_dict(json.loads(latest.body)))
-            except (ValueError, KeyError, TypeError):
+                data = orjson.loads(gzip.decompress(latest.body))
+                generated = validate_report(data, self.settings.limits)
+            except (ValueError, OSError, EOFError, ReportInvalid):
                 log.warning("stored report of %s is unreadable; skipped", latest.agent.agent_id)
                 continue
-            self.fleet.update(latest.agent, latest.received_at.timestamp(), report)
+            self.fleet.update(
+                latest.agent,
+                latest.received_at.timestamp(),
+                generated,
+                self._score(data),
+                latest.body,
+            )
 
     def refresh_registry(self) -> None:
         self.fleet.set_registry(self.store.list_communes(), self.store.list_agents())
@@ -176,7 +186,7 @@ class CollectorService:
                 1
                 for e in self.fleet.hosts()
                 if e.agent.commune == code
-                and e.report is not None
+                and e.body is not None
                 and not self.fleet.is_silent(e, now)
             )
             self.store.upsert_snapshot(
@@ -204,18 +214,10 @@ class CollectorService:
 
     # Helpers
 
-    def _scored(self, report: Report) -> Report:
-        """The same Report with the collector's own score: one scoring function for all."""
-        score = score_findings(report.results, self.scoring)
-        return Report(
-            report.report_id,
-            report.generated_at,
-            report.agent_version,
-            report.host,
-            report.checks,
-            report.results,
-            score,
-            report.schema_version,
+    def _score(self, data: dict[str, Any]) -> Score:
+        """The collector's own score of a validated Report: one scoring function for all."""
+        return score_outcomes(
+            ((f["check"], f["status"], f["severity"]) for f in data["results"]), self.scoring
         )
 
     async def _agent(self, agent_id: str) -> AgentRecord | None:
@@ -230,7 +232,8 @@ class CollectorService:
         self._agents[agent_id] = (agent, now)
         return agent
 
-    async def _read_body(self, request: web.Request) -> bytes | web.Response:
+    async def _read_body(self, request: web.Request) -> tuple[bytes, bytes | None] | web.Response:
+        """(JSON bytes, the gzip body as received or None) or the problem to answer."""
         limits = self.settings.limits
         if request.content_length is not None and request.content_length > limits.max_body_bytes:
             return problem(413, "Payload too large", f"body exceeds {limits.max_body_bytes} bytes")
@@ -242,7 +245,7 @@ class CollectorService:
         if encoding in ("", "identity"):
             if len(raw) > limits.max_decompressed_bytes:
                 return problem(413, "Payload too large", "body too large")
-            return raw
+            return raw, None
         if encoding != "gzip":
             return problem(415, "Unsupported encoding", "use gzip or no Content-Encoding")
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -259,16 +262,16 @@ class CollectorService:
             )
         if not inflater.eof:
             return problem(400, "Bad gzip body", "truncated gzip stream")
-        return out
+        return out, raw
 
     # Handlers
 
     async def enroll(self, request: web.Request) -> web.Response:
-        body = await self._read_body(request)
-        if isinstance(body, web.Response):
-            return body
+        read = await self._read_body(request)
+        if isinstance(read, web.Response):
+            return read
         try:
-            data = json.loads(body)
+            data = json.loads(read[0])
             token, hostname = data["token"], data["hostname"]
             if not isinstance(token, str) or not isinstance(hostname, str):
                 raise TypeError
@@ -341,37 +344,36 @@ class CollectorService:
                 "slow down",
                 {"Retry-After": str(max(1, int(wait + 0.999)))},
             )
-        body = await self._read_body(request)
-        if isinstance(body, web.Response):
+        read = await self._read_body(request)
+        if isinstance(read, web.Response):
             self.pushes.labels("rejected").inc()
-            return body
+            return read
+        body, body_gz = read
         try:
-            data = json.loads(body)
-        except ValueError as exc:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
             self.pushes.labels("rejected").inc()
             return problem(400, "Invalid JSON", str(exc)[:200])
         try:
             generated = validate_report(data, self.settings.limits)
-            report = self._scored(Report.from_dict(data))
         except ReportInvalid as exc:
             self.pushes.labels("rejected").inc()
             return problem(422, "Invalid Report", str(exc))
-        except (ValueError, KeyError, TypeError) as exc:
-            self.pushes.labels("rejected").inc()
-            return problem(422, "Invalid Report", f"{type(exc).__name__}: {exc}"[:300])
+        score = self._score(data)
         received = self.clock()
-        states = _check_states(report)
+        # Stored compressed: a tenth of the bytes to write and to keep for the retention.
+        stored_body = body_gz if body_gz is not None else gzip.compress(body, 1)
         incoming = IncomingReport(
-            report.report_id,
+            data["report_id"],
             agent.agent_id,
             agent.commune,
             agent.host,
             datetime.fromtimestamp(received, UTC),
             generated,
-            report.score.value,
-            report.score.grade,
-            body,
-            states,
+            score.value,
+            score.grade,
+            stored_body,
+            _check_states(data["results"]),
         )
         assert self.committer is not None
         try:
@@ -387,10 +389,10 @@ class CollectorService:
         self.latency.observe(time.perf_counter() - started)
         if not is_new:
             self.pushes.labels("duplicate").inc()
-            return web.json_response({"report_id": report.report_id, "status": "duplicate"})
-        self.fleet.update(agent, received, report)
+            return web.json_response({"report_id": incoming.report_id, "status": "duplicate"})
+        self.fleet.update(agent, received, generated, score, stored_body)
         self.pushes.labels("stored").inc()
-        return web.json_response({"report_id": report.report_id, "status": "stored"}, status=201)
+        return web.json_response({"report_id": incoming.report_id, "status": "stored"}, status=201)
 
     async def metrics(self, request: web.Request) -> web.Response:
         loop = asyncio.get_running_loop()
@@ -435,16 +437,20 @@ class CollectorService:
         return web.json_response({"status": "ok", "version": __version__})
 
 
-def _check_states(report: Report) -> tuple[CheckState, ...]:
-    by_check: dict[str, list[Any]] = {}
-    for f in report.results:
-        by_check.setdefault(f.check, []).append(f)
-    states = []
-    for check, findings in by_check.items():
-        status = worst_status([f.status for f in findings])
-        worst = next(f for f in findings if f.status == status)
-        states.append(CheckState(check, status.value, worst.severity.value, worst.summary[:500]))
-    return tuple(states)
+def _check_states(results: list[dict[str, Any]]) -> tuple[CheckState, ...]:
+    """Per check, the worst finding's status, severity and summary (validated JSON in)."""
+    worst: dict[str, dict[str, Any]] = {}
+    for f in results:
+        current = worst.get(f["check"])
+        if current is None or STATUS_RANK[f["status"]] < STATUS_RANK[current["status"]]:
+            worst[f["check"]] = f
+    return tuple(
+        CheckState(check, f["status"], f["severity"], f["summary"][:500])
+        for check, f in worst.items()
+    )
+
+
+STATUS_RANK = {s.value: i for i, s in enumerate(STATUS_ORDER)}
 
 
 def ssl_context(settings: CollectorSettings) -> ssl.SSLContext | None:
@@ -461,8 +467,9 @@ async def serve(
 ) -> None:
     """Run until `stop` is set; `ready` gets the bound address."""
     # auto_decompress off: gzip is inflated by _read_body, under the decompressed-size limit.
-    runner = web.AppRunner(service.application(), access_log=None, handle_signals=False,
-                           auto_decompress=False)
+    runner = web.AppRunner(
+        service.application(), access_log=None, handle_signals=False, auto_decompress=False
+    )
     await runner.setup()
     host, _, port = service.settings.listen_address.rpartition(":")
     site = web.TCPSite(

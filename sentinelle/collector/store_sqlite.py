@@ -39,13 +39,11 @@ CREATE TABLE IF NOT EXISTS reports (
     score REAL NOT NULL, grade TEXT NOT NULL, body BLOB NOT NULL,
     PRIMARY KEY (agent_id, report_id));
 CREATE INDEX IF NOT EXISTS reports_received ON reports(received_at);
+-- The latest Report of each host, with its per-check state as one JSON object
+-- {check: [status, severity, summary]}: one row write per push instead of one per check.
 CREATE TABLE IF NOT EXISTS host_latest (
     agent_id TEXT PRIMARY KEY, report_id TEXT NOT NULL, received_at TEXT NOT NULL,
-    generated_at TEXT NOT NULL, body BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS check_state (
-    agent_id TEXT NOT NULL, check_id TEXT NOT NULL, status TEXT NOT NULL,
-    severity TEXT NOT NULL, summary TEXT NOT NULL, updated_at TEXT NOT NULL,
-    PRIMARY KEY (agent_id, check_id));
+    generated_at TEXT NOT NULL, body BLOB NOT NULL, checks TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (
     commune TEXT NOT NULL, day TEXT NOT NULL, score REAL NOT NULL, grade TEXT NOT NULL,
     hosts INTEGER NOT NULL, reporting_hosts INTEGER NOT NULL, open_json TEXT NOT NULL,
@@ -285,27 +283,21 @@ class SQLiteStore(Store):
                 if not is_new:
                     continue
                 gen = _iso(r.generated_at)
+                checks = json.dumps({c.check: [c.status, c.severity, c.summary] for c in r.checks})
                 # A replayed older Report (from a spool) must not hide a newer latest state.
-                cur = db.execute(
+                db.execute(
                     "INSERT INTO host_latest(agent_id, report_id, received_at, generated_at, "
-                    "body) VALUES (?,?,?,?,?) ON CONFLICT(agent_id) DO UPDATE SET "
+                    "body, checks) VALUES (?,?,?,?,?,?) ON CONFLICT(agent_id) DO UPDATE SET "
                     "report_id=excluded.report_id, received_at=excluded.received_at, "
-                    "generated_at=excluded.generated_at, body=excluded.body "
+                    "generated_at=excluded.generated_at, body=excluded.body, "
+                    "checks=excluded.checks "
                     "WHERE excluded.generated_at >= host_latest.generated_at",
-                    (r.agent_id, r.report_id, _iso(r.received_at), gen, r.body),
+                    (r.agent_id, r.report_id, _iso(r.received_at), gen, r.body, checks),
                 )
                 db.execute(
                     "UPDATE agents SET last_report_at=? WHERE agent_id=? AND "
                     "(last_report_at IS NULL OR last_report_at < ?)",
                     (_iso(r.received_at), r.agent_id, _iso(r.received_at)),
-                )
-                if cur.rowcount == 0:
-                    continue
-                db.execute("DELETE FROM check_state WHERE agent_id=?", (r.agent_id,))
-                db.executemany(
-                    "INSERT INTO check_state(agent_id, check_id, status, severity, summary, "
-                    "updated_at) VALUES (?,?,?,?,?,?)",
-                    [(r.agent_id, c.check, c.status, c.severity, c.summary, gen) for c in r.checks],
                 )
         return fresh
 
@@ -320,10 +312,11 @@ class SQLiteStore(Store):
         ]
 
     def check_states(self, agent_id: str) -> list[CheckState]:
-        rows = self._query(
-            "SELECT * FROM check_state WHERE agent_id=? ORDER BY check_id", (agent_id,)
-        )
-        return [CheckState(r["check_id"], r["status"], r["severity"], r["summary"]) for r in rows]
+        rows = self._query("SELECT checks FROM host_latest WHERE agent_id=?", (agent_id,))
+        if not rows:
+            return []
+        states = json.loads(rows[0]["checks"])
+        return [CheckState(check, *states[check]) for check in sorted(states)]
 
     def count_reports(self, agent_id: str | None = None) -> int:
         sql = "SELECT count(*) FROM reports" + (" WHERE agent_id=?" if agent_id else "")

@@ -49,20 +49,28 @@ def _str(value: Any, field: str, limit: int, required: bool = True) -> str:
     return value
 
 
-def _walk(value: Any, field: str, limits: Limits, depth: int) -> None:
-    if depth > limits.max_evidence_depth:
-        raise ReportInvalid(field, f"nested deeper than {limits.max_evidence_depth} levels")
+def _walk(value: Any, limits: Limits, depth: int) -> str | None:
+    """The relative path of the first problem in a JSON value, or None (no paths built
+    unless something is wrong: this runs on every finding of every push)."""
     if isinstance(value, str):
-        if len(value) > limits.max_string:
-            raise ReportInvalid(field, f"longer than {limits.max_string} characters")
-    elif isinstance(value, Mapping):
+        return "" if len(value) > limits.max_string else None
+    if isinstance(value, (int, float, bool)) or value is None:
+        return None
+    if depth >= limits.max_evidence_depth:
+        return ""
+    if isinstance(value, Mapping):
         for k, v in value.items():
-            _walk(v, f"{field}.{k}", limits, depth + 1)
-    elif isinstance(value, list):
+            bad = _walk(v, limits, depth + 1)
+            if bad is not None:
+                return f".{k}{bad}"
+        return None
+    if isinstance(value, list):
         for i, v in enumerate(value):
-            _walk(v, f"{field}[{i}]", limits, depth + 1)
-    elif value is not None and not isinstance(value, (int, float, bool)):
-        raise ReportInvalid(field, "not a JSON value")
+            bad = _walk(v, limits, depth + 1)
+            if bad is not None:
+                return f"[{i}]{bad}"
+        return None
+    return ""
 
 
 def _timestamp(value: Any, field: str) -> datetime:
@@ -74,6 +82,56 @@ def _timestamp(value: Any, field: str) -> datetime:
     if parsed.tzinfo is None:
         raise ReportInvalid(field, "timestamp needs a time zone (use Z for UTC)")
     return parsed
+
+
+def _finding_problem(f: Any, limits: Limits) -> tuple[str, str] | None:
+    """(relative field, message) of the first problem of one finding, or None."""
+    if not isinstance(f, Mapping):
+        return "", "expected an object"
+    check = f.get("check")
+    if not isinstance(check, str) or not CHECK_ID.match(check):
+        return ".check", "expected a check id like family.name"
+    if f.get("status") not in STATUSES:
+        return ".status", "expected " + "|".join(sorted(STATUSES))
+    if f.get("severity") not in SEVERITIES:
+        return ".severity", "expected " + "|".join(sorted(SEVERITIES))
+    summary = f.get("summary")
+    if not isinstance(summary, str):
+        return ".summary", "expected a string"
+    if len(summary) > limits.max_summary:
+        return ".summary", f"longer than {limits.max_summary} characters"
+    for key in ("evidence", "remediation", "references"):
+        value = f.get(key, {})
+        if not isinstance(value, Mapping):
+            return f".{key}", "expected an object"
+        bad = _walk(value, limits, 1)
+        if bad is not None:
+            return f".{key}{bad}", (
+                f"too deep (over {limits.max_evidence_depth} levels), too "
+                f"long (over {limits.max_string} characters) or not JSON"
+            )
+    ms = f.get("measurements", [])
+    if not isinstance(ms, list):
+        return ".measurements", "expected a list"
+    for j, m in enumerate(ms):
+        if (
+            not isinstance(m, Mapping)
+            or not isinstance(m.get("name"), str)
+            or not METRIC_NAME.match(m["name"])
+        ):
+            return f".measurements[{j}]", "expected {name: snake_case, value, labels}"
+        value = m.get("value")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f".measurements[{j}].value", "expected a number"
+        labels = m.get("labels", {})
+        if not isinstance(labels, Mapping) or len(labels) > 16:
+            return f".measurements[{j}].labels", "expected at most 16 labels"
+        for k, v in labels.items():
+            if not isinstance(k, str) or not METRIC_NAME.match(k) or k.startswith("__"):
+                return f".measurements[{j}].labels", f"invalid label name {str(k)[:40]!r}"
+            if not isinstance(v, str) or len(v) > 256:
+                return f".measurements[{j}].labels.{k}", "expected a string of 256 characters"
+    return None
 
 
 def validate_report(data: Any, limits: Limits) -> datetime:
@@ -122,47 +180,14 @@ def validate_report(data: Any, limits: Limits) -> datetime:
         raise ReportInvalid("results", f"more than {limits.max_results} findings")
     measurements = 0
     for i, f in enumerate(results):
-        where = f"results[{i}]"
-        if not isinstance(f, Mapping):
-            raise ReportInvalid(where, "expected an object")
-        if not isinstance(f.get("check"), str) or not CHECK_ID.match(f["check"]):
-            raise ReportInvalid(f"{where}.check", "expected a check id like family.name")
-        if f.get("status") not in STATUSES:
-            raise ReportInvalid(f"{where}.status", "expected " + "|".join(sorted(STATUSES)))
-        if f.get("severity") not in SEVERITIES:
-            raise ReportInvalid(f"{where}.severity", "expected " + "|".join(sorted(SEVERITIES)))
-        _str(f.get("summary"), f"{where}.summary", limits.max_summary)
-        for key in ("evidence", "remediation", "references"):
-            value = f.get(key, {})
-            if not isinstance(value, Mapping):
-                raise ReportInvalid(f"{where}.{key}", "expected an object")
-            _walk(value, f"{where}.{key}", limits, 1)
-        ms = f.get("measurements", [])
-        if not isinstance(ms, list):
-            raise ReportInvalid(f"{where}.measurements", "expected a list")
-        measurements += len(ms)
+        problem = _finding_problem(f, limits)
+        if problem is not None:
+            raise ReportInvalid(f"results[{i}]{problem[0]}", problem[1])
+        measurements += len(f.get("measurements") or ())
         if measurements > limits.max_measurements:
             raise ReportInvalid(
-                f"{where}.measurements", f"more than {limits.max_measurements} in the Report"
+                f"results[{i}].measurements", f"more than {limits.max_measurements} in the Report"
             )
-        for j, m in enumerate(ms):
-            mw = f"{where}.measurements[{j}]"
-            if (
-                not isinstance(m, Mapping)
-                or not isinstance(m.get("name"), str)
-                or not METRIC_NAME.match(m["name"])
-            ):
-                raise ReportInvalid(mw, "expected {name: snake_case, value, labels}")
-            value = m.get("value")
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ReportInvalid(f"{mw}.value", "expected a number")
-            labels = m.get("labels", {})
-            if not isinstance(labels, Mapping) or len(labels) > 16:
-                raise ReportInvalid(f"{mw}.labels", "expected at most 16 labels")
-            for k, v in labels.items():
-                if not METRIC_NAME.match(k) or k.startswith("__"):
-                    raise ReportInvalid(f"{mw}.labels", f"invalid label name {k[:40]!r}")
-                _str(v, f"{mw}.labels.{k}", 256)
     score = data.get("score")
     if not isinstance(score, Mapping):
         raise ReportInvalid("score", "expected an object")
