@@ -7,6 +7,7 @@ scan runs nmap through the Host runner on the targets of the config, and on noth
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -202,13 +203,20 @@ class RiskyServices(Check):
         )
 
 
-def _same_target(target: str, scanned: ScannedHost) -> bool:
-    if scanned.target == target:
-        return True
+def _result_for(target: str, scanned: list[ScannedHost]) -> ScannedHost | None:
+    """nmap's result for one target: by the name given, else by its address spelt otherwise."""
+    for host in scanned:
+        if host.target == target:
+            return host
     try:
-        return ipaddress.ip_address(target) == ipaddress.ip_address(scanned.address)
+        wanted = ipaddress.ip_address(target)
     except ValueError:
-        return False
+        return None
+    for host in scanned:
+        with contextlib.suppress(ValueError):
+            if ipaddress.ip_address(host.address) == wanted and host.target == host.address:
+                return host
+    return None
 
 
 @register
@@ -303,7 +311,7 @@ class NetworkScan(Check):
         scanned = parse_nmap_xml(result.stdout)
         notes = [line for line in result.stderr.splitlines() if line.strip()]
         for target in targets:
-            match = next((h for h in scanned if _same_target(target, h)), None)
+            match = _result_for(target, scanned)
             if match is None:
                 why = next((n for n in notes if target in n), "no result in nmap's report")
                 yield self._error(f"{target} was not scanned: {why}", target, nmap_args=argv)

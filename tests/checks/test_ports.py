@@ -8,8 +8,10 @@ nmap against 127.0.0.1/::1 or against a network namespace this test creates and 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
+import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -532,9 +534,10 @@ def test_nmap_finds_loopback_listeners_on_ipv4_ipv6_and_by_name() -> None:
         with listener("127.0.0.1") as closed:
             closed_port = closed.getsockname()[1]
         ports = [a.getsockname()[1], b.getsockname()[1], c.getsockname()[1], closed_port]
-        config = scan_config(["127.0.0.1", "localhost", "::1"], ",".join(map(str, ports)))
+        targets = ["127.0.0.1", "localhost", "::1", "0:0:0:0:0:0:0:1"]
+        config = scan_config(targets, ",".join(map(str, ports)))
         findings = run(NetworkScan, Host("/"), config)
-    assert [f.status for f in findings] == [Status.PASS] * 3
+    assert [f.status for f in findings] == [Status.PASS] * 4
     found = {f.evidence["target"]: f for f in findings}
     v4_open = {f"{ports[0]}/tcp", f"{ports[1]}/tcp"}
     for target in ("127.0.0.1", "localhost"):
@@ -549,7 +552,10 @@ def test_nmap_finds_loopback_listeners_on_ipv4_ipv6_and_by_name() -> None:
         }
         assert "-sT" in f.evidence["nmap_args"]
     assert found["localhost"].evidence["address"] == "127.0.0.1"
-    assert [p.split(" ")[0] for p in found["::1"].evidence["open_ports"]] == [f"{ports[2]}/tcp"]
+    for target in ("::1", "0:0:0:0:0:0:0:1"):  # nmap reports both as ::1
+        assert [p.split(" ")[0] for p in found[target].evidence["open_ports"]] == [
+            f"{ports[2]}/tcp"
+        ]
     assert "-6" in found["::1"].evidence["nmap_args"]
     assert all(str(closed_port) not in " ".join(f.evidence["open_ports"]) for f in findings)
 
@@ -625,3 +631,20 @@ def test_nmap_overrunning_its_budget_becomes_an_error_through_the_runner() -> No
     assert finding.status == Status.ERROR
     assert "CommandTimeout" in finding.summary
     assert "no answer after 0.001 s" in finding.summary
+
+
+def test_netns_helper_removes_leftovers_of_a_dead_run() -> None:
+    need_root()
+    need_tool("ip")
+    probe = subprocess.Popen(["true"])  # its process id no longer runs once it is waited for
+    probe.wait(5)
+    stale = f"sntl-test-{probe.pid}-abc123"
+    subprocess.run(["ip", "netns", "add", stale], check=True, timeout=10)
+    try:
+        with veth_namespace() as ns:
+            assert stale not in list_namespaces()
+            assert ns.name.startswith(f"sntl-test-{os.getpid()}-")
+            assert ns.name in list_namespaces()
+    finally:
+        subprocess.run(["ip", "netns", "del", stale], check=False, timeout=10)
+    assert ns.name not in list_namespaces()
