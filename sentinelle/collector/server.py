@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 from aiohttp import web
 from prometheus_client import (
     CollectorRegistry,
@@ -34,7 +33,7 @@ from sentinelle.collector.records import AgentRecord, CheckState, DailySnapshot,
 from sentinelle.collector.secrets import digest, new_agent_id, new_secret, verify
 from sentinelle.collector.settings import CollectorSettings
 from sentinelle.collector.store import Redemption, Store
-from sentinelle.collector.validate import ReportInvalid, validate_report
+from sentinelle.collector.validate import ReportInvalid, decode_report
 from sentinelle.model import STATUS_ORDER, Score
 from sentinelle.scoring import ScoringPolicy, score_outcomes
 
@@ -157,15 +156,14 @@ class CollectorService:
         self.refresh_registry()
         for latest in self.store.latest_reports():
             try:
-                data = orjson.loads(gzip.decompress(latest.body))
-                generated = validate_report(data, self.settings.limits)
-            except (ValueError, OSError, EOFError, ReportInvalid):
+                data = decode_report(gzip.decompress(latest.body), self.settings.limits)
+            except (OSError, EOFError, ReportInvalid):
                 log.warning("stored report of %s is unreadable; skipped", latest.agent.agent_id)
                 continue
             self.fleet.update(
                 latest.agent,
                 latest.received_at.timestamp(),
-                generated,
+                data.generated_at,
                 self._score(data),
                 latest.body,
             )
@@ -214,10 +212,10 @@ class CollectorService:
 
     # Helpers
 
-    def _score(self, data: dict[str, Any]) -> Score:
-        """The collector's own score of a validated Report: one scoring function for all."""
+    def _score(self, report: Any) -> Score:
+        """The collector's own score of a decoded Report: one scoring function for all."""
         return score_outcomes(
-            ((f["check"], f["status"], f["severity"]) for f in data["results"]), self.scoring
+            ((f.check, f.status, f.severity) for f in report.results), self.scoring
         )
 
     async def _agent(self, agent_id: str) -> AgentRecord | None:
@@ -350,21 +348,19 @@ class CollectorService:
             return read
         body, body_gz = read
         try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            self.pushes.labels("rejected").inc()
-            return problem(400, "Invalid JSON", str(exc)[:200])
-        try:
-            generated = validate_report(data, self.settings.limits)
+            data = decode_report(body, self.settings.limits)
         except ReportInvalid as exc:
             self.pushes.labels("rejected").inc()
-            return problem(422, "Invalid Report", str(exc))
+            if exc.field == "$" and "invalid JSON" in str(exc):
+                return problem(400, "Invalid JSON", str(exc)[:300])
+            return problem(422, "Invalid Report", str(exc)[:500])
+        generated = data.generated_at
         score = self._score(data)
         received = self.clock()
         # Stored compressed: a tenth of the bytes to write and to keep for the retention.
         stored_body = body_gz if body_gz is not None else gzip.compress(body, 1)
         incoming = IncomingReport(
-            data["report_id"],
+            data.report_id,
             agent.agent_id,
             agent.commune,
             agent.host,
@@ -373,7 +369,7 @@ class CollectorService:
             score.value,
             score.grade,
             stored_body,
-            _check_states(data["results"]),
+            _check_states(data.results),
         )
         assert self.committer is not None
         try:
@@ -437,16 +433,15 @@ class CollectorService:
         return web.json_response({"status": "ok", "version": __version__})
 
 
-def _check_states(results: list[dict[str, Any]]) -> tuple[CheckState, ...]:
-    """Per check, the worst finding's status, severity and summary (validated JSON in)."""
-    worst: dict[str, dict[str, Any]] = {}
+def _check_states(results: list[Any]) -> tuple[CheckState, ...]:
+    """Per check, the worst finding's status, severity and summary."""
+    worst: dict[str, Any] = {}
     for f in results:
-        current = worst.get(f["check"])
-        if current is None or STATUS_RANK[f["status"]] < STATUS_RANK[current["status"]]:
-            worst[f["check"]] = f
+        current = worst.get(f.check)
+        if current is None or STATUS_RANK[f.status] < STATUS_RANK[current.status]:
+            worst[f.check] = f
     return tuple(
-        CheckState(check, f["status"], f["severity"], f["summary"][:500])
-        for check, f in worst.items()
+        CheckState(check, f.status, f.severity, f.summary[:500]) for check, f in worst.items()
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -65,22 +65,11 @@ def parse_settings(data: Any, source: str) -> CollectorSettings:
     if (cert is None) != (key is None):
         raise top.error("tls", "both cert_file and key_file, or neither")
     lim = top.section("limits")
-    dl = Limits()
     limits = Limits(
-        max_body_bytes=lim.number("max_body_bytes", dl.max_body_bytes, minimum=1024, integer=True),
-        max_decompressed_bytes=lim.number(
-            "max_decompressed_bytes", dl.max_decompressed_bytes, minimum=1024, integer=True
-        ),
-        max_results=lim.number("max_results", dl.max_results, minimum=1, integer=True),
-        max_checks=lim.number("max_checks", dl.max_checks, minimum=1, integer=True),
-        max_string=lim.number("max_string", dl.max_string, minimum=16, integer=True),
-        max_summary=lim.number("max_summary", dl.max_summary, minimum=16, integer=True),
-        max_evidence_depth=lim.number(
-            "max_evidence_depth", dl.max_evidence_depth, minimum=1, integer=True
-        ),
-        max_measurements=lim.number(
-            "max_measurements", dl.max_measurements, minimum=1, integer=True
-        ),
+        **{
+            f.name: lim.number(f.name, getattr(Limits(), f.name), minimum=1, integer=True)
+            for f in fields(Limits)
+        }
     )
     lim.done()
     rl = top.section("rate_limit")
