@@ -1,0 +1,174 @@
+"""What the backups checks know about one location: its backups, oldest first, and their sizes.
+
+Each reader (backups_directory, backups_restic, backups_borg) turns a location into a `Listing`.
+Sizes are asked for lazily and memoized, because measuring a restic snapshot or a borg archive
+costs one more run of the tool, and only some checks need it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sentinelle.errors import CommandError, CommandNotFound, CommandTimeout, SentinelleError
+
+if TYPE_CHECKING:
+    from sentinelle.config import BackupLocation
+    from sentinelle.host import Host
+
+# Listing a repository or measuring one snapshot normally takes about a second; a minute leaves
+# room for a slow NAS while staying inside the runner's per-check timeout.
+COMMAND_TIMEOUT_SECONDS = 60.0
+# Tool messages go into evidence: keep the end (where restic and borg say what went wrong).
+MAX_MESSAGE_CHARS = 400
+
+_DIGITS = re.compile(r"\d+")
+# restic prints nanoseconds; datetime keeps microseconds.
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+class BackupReadError(SentinelleError):
+    """A location could not be read: missing directory, unreachable repository, wrong password."""
+
+
+@dataclass(frozen=True)
+class Backup:
+    """One backup: a file of a directory location, a restic snapshot or a borg archive."""
+
+    name: str  # what a person recognises: relative file path, snapshot short id, archive name
+    time: datetime  # tz-aware UTC
+    series: str  # backups of the same series are compared with each other (size_change)
+    size: int | None = None  # known without running a tool (directory files)
+    ref: str = ""  # what the tool needs to measure it (full snapshot id, archive name)
+
+
+def series_of_name(name: str) -> str:
+    """Series key of a file or archive name: the name with its dates and counters ignored.
+
+    mairie-2026-11-27.tar.gz and mairie-2026-11-28.tar.gz are one series; db-2026-11-28.sql.gz is
+    another, so a small database dump is never compared with a large file archive.
+    """
+    return _DIGITS.sub("#", name)
+
+
+def parse_time(text: str) -> datetime:
+    """An RFC 3339 time from restic or borg, as tz-aware UTC (naive times are taken as UTC)."""
+    value = _FRACTION.sub(r"\1", text.strip().replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+class Listing:
+    """The backups of one location, oldest first, with memoized sizes.
+
+    The sizer gets the Host at each call rather than keeping it: a Listing is cached per Host
+    (backups_reader), and must not keep its own Host alive.
+    """
+
+    def __init__(
+        self,
+        location: BackupLocation,
+        backups: Sequence[Backup],
+        sizer: Callable[[Host, Backup], int] | None = None,
+    ) -> None:
+        self.location = location
+        self.backups = tuple(sorted(backups, key=lambda b: (b.time, b.name)))
+        self._sizer = sizer
+        self._sizes: dict[str, int | BackupReadError] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def newest(self) -> Backup | None:
+        return self.backups[-1] if self.backups else None
+
+    def previous_in_series(self, backup: Backup) -> Backup | None:
+        """The newest other backup of the same series, not newer than `backup`."""
+        for candidate in reversed(self.backups):
+            if (
+                candidate is not backup
+                and candidate.series == backup.series
+                and candidate.time <= backup.time
+            ):
+                return candidate
+        return None
+
+    def size(self, host: Host, backup: Backup) -> int:
+        """Size of a backup in bytes; raises BackupReadError (remembered) when it cannot tell."""
+        if backup.size is not None:
+            return backup.size
+        if self._sizer is None:
+            raise BackupReadError(f"{self.location.kind} backups have no size")
+        key = backup.ref or backup.name
+        # Held while measuring, so a second check waits for the first one's result instead of
+        # running the same tool again.
+        with self._lock:
+            if key not in self._sizes:
+                try:
+                    self._sizes[key] = self._sizer(host, backup)
+                except BackupReadError as exc:
+                    self._sizes[key] = exc
+            known = self._sizes[key]
+        if isinstance(known, BackupReadError):
+            raise BackupReadError(str(known))
+        return known
+
+
+def local_path(host: Host, path: str) -> str:
+    """A repository or file path as the tool must see it.
+
+    Absolute paths belong to the inspected system and go through its root (a mounted image or a
+    fixture tree); anything else (sftp:, rest:, s3:, ssh://, user@host:path) is remote, as is.
+    """
+    return str(host.path(path)) if path.startswith("/") else path
+
+
+def check_password_file(host: Host, location: BackupLocation) -> str | None:
+    """The password file as the tool must see it; raises when one is configured but missing."""
+    if location.password_file is None:
+        return None
+    real = local_path(host, location.password_file)
+    if not Path(real).is_file():
+        raise BackupReadError(f"password file {location.password_file} not found")
+    return real
+
+
+def tool_message(stderr: str, stdout: str = "") -> str:
+    """The useful end of what a tool printed when it failed."""
+    text = "\n".join(line.strip() for line in (stderr or stdout).splitlines() if line.strip())
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = "..." + text[-MAX_MESSAGE_CHARS:]
+    return text or "no message"
+
+
+def run_tool(host: Host, argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+    """Run restic or borg and return its standard output; any failure is a BackupReadError."""
+    tool = argv[0]
+    try:
+        result = host.run(argv, timeout=COMMAND_TIMEOUT_SECONDS, env=env)
+    except CommandNotFound as exc:
+        raise BackupReadError(f"{tool} is not installed on this machine") from exc
+    except CommandTimeout as exc:
+        raise BackupReadError(
+            f"{tool} did not answer within {COMMAND_TIMEOUT_SECONDS:g} s"
+        ) from exc
+    except CommandError as exc:
+        raise BackupReadError(str(exc)) from exc
+    if not result.ok:
+        message = tool_message(result.stderr, result.stdout)
+        raise BackupReadError(f"{tool} failed (exit {result.returncode}): {message}")
+    return result.stdout
+
+
+def parse_json(tool: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise BackupReadError(f"{tool} printed output that is not JSON: {exc}") from exc
