@@ -116,7 +116,8 @@ def summary(name: str, results: list[tuple[int, float]], seconds: float, ok: set
             f"{pct(good, 99) * 1000:>9.1f}{len(results) - len(good):>8}")
 
 
-def bench_collector(hosts: int, concurrency: int, bodies: list[bytes], tmp: Path) -> None:
+def bench_collector(hosts: int, concurrency: int, bodies: list[bytes], tmp: Path,
+                    workers: int) -> None:
     store = SQLiteStore(str(tmp / "collector.db"))
     store.migrate()
     now = datetime.now(UTC)
@@ -131,7 +132,8 @@ def bench_collector(hosts: int, concurrency: int, bodies: list[bytes], tmp: Path
     port = free_port()
     config = tmp / "collector.yaml"
     config.write_text(f"listen_address: 127.0.0.1:{port}\nstore: sqlite:///{tmp / 'collector.db'}\n"
-                      "rate_limit: {per_second: 100, burst: 100}\n")
+                      "rate_limit: {per_second: 100, burst: 100}\n"
+                      f"workers: {workers}\n")
     proc = subprocess.Popen([sys.executable, "-m", "sentinelle.cli", "collector", "--config",
                              str(config), "serve"], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -144,7 +146,8 @@ def bench_collector(hosts: int, concurrency: int, bodies: list[bytes], tmp: Path
                  f"Authorization: Bearer {agent_id}:{key}\r\nContent-Type: application/json\r\n"
                  f"Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
         results, seconds = asyncio.run(run_load(port, requests, concurrency, 300))
-        print(summary("sentinelle collector (SQLite, fsync'd)", results, seconds, {201}))
+        name = f"sentinelle collector ({workers} worker{'s' if workers > 1 else ''}, SQLite)"
+        print(summary(name, results, seconds, {201}))
         db_count = SQLiteStore(str(tmp / "collector.db")).count_reports()
         print(f"  Reports in the database after the run: {db_count}")
         renders = []
@@ -195,6 +198,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--pushgateway-seconds", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     print(f"preparing {args.hosts} Reports of 60 results ...", flush=True)
     reports = [make_report(n_results=60, seed=i, hostname=f"srv-{i}") for i in range(args.hosts)]
@@ -204,8 +208,9 @@ def main() -> None:
     print(f"median gzip body {statistics.median(len(b) for b in bodies) / 1024:.1f} KiB; "
           f"{series} series per host for the Pushgateway")
     print(f"{'target':<44}{'ok':>7}{'per s':>10}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}")
-    with tempfile.TemporaryDirectory() as tmp:
-        bench_collector(args.hosts, args.concurrency, bodies, Path(tmp))
+    for workers in args.workers:
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_collector(args.hosts, args.concurrency, bodies, Path(tmp), workers)
     for consistency in (False, True):
         with tempfile.TemporaryDirectory() as tmp:
             bench_pushgateway(args.hosts, args.concurrency, texts, args.pushgateway_seconds,

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import re
+import shutil
 import signal
+import socket
 import sys
+import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sentinelle.collector.insee import departement_of, is_valid_insee
 from sentinelle.collector.records import Commune, EnrollmentToken
 from sentinelle.collector.secrets import digest, new_secret, new_token_id
-from sentinelle.collector.settings import load_settings
+from sentinelle.collector.settings import CollectorSettings, load_settings
 from sentinelle.collector.store import Store, open_store
 from sentinelle.errors import ConfigError, SentinelleError
 
@@ -198,15 +204,56 @@ def _manage(store: Store, args: argparse.Namespace) -> int:
 
 
 def serve_forever(args: argparse.Namespace) -> int:
+    """Run the collector: `workers` processes share one listening socket and the store."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = load_settings(args.config)
+    if args.store:
+        settings = replace(settings, store=args.store)
+    metrics_dir = None
+    if settings.workers > 1:
+        # The collector's own counters are summed over the workers at each scrape.
+        metrics_dir = tempfile.mkdtemp(prefix="sentinelle-collector-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        from prometheus_client import values
+
+        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+    from sentinelle.collector.server import listening_socket
+
+    sock = listening_socket(settings)
+    children: list[int] = []
+    for _ in range(1, settings.workers):
+        pid = os.fork()
+        if pid == 0:  # a worker: serve until the parent stops it (or disappears)
+            code = 1
+            try:
+                _run_worker(settings, sock, primary=False)
+                code = 0
+            finally:
+                os._exit(code)
+        children.append(pid)
+    try:
+        _run_worker(settings, sock, primary=True)
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _run_worker(settings: CollectorSettings, sock: socket.socket, primary: bool) -> None:
     from sentinelle.collector.server import CollectorService, serve
     from sentinelle.rules import load_rules
     from sentinelle.scoring import ScoringPolicy
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    settings = load_settings(args.config)
-    store = open_store(args.store or settings.store)
+    store = open_store(settings.store)
     scoring = ScoringPolicy.from_data(load_rules().scoring)
-    service = CollectorService(settings, store, scoring)
+    service = CollectorService(settings, store, scoring, primary=primary)
+    parent = os.getppid()
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -215,18 +262,31 @@ def serve_forever(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
 
         def ready(host: str, port: int) -> None:
-            scheme = "https" if settings.tls_cert_file else "http"
-            logging.getLogger("sentinelle.collector").info(
-                "collector listening on %s://%s:%d", scheme, host, port
-            )
+            if primary:
+                scheme = "https" if settings.tls_cert_file else "http"
+                logging.getLogger("sentinelle.collector").info(
+                    "collector listening on %s://%s:%d (%d worker%s)",
+                    scheme,
+                    host,
+                    port,
+                    settings.workers,
+                    "s" if settings.workers > 1 else "",
+                )
 
-        await serve(service, stop, ready)
+        async def orphan_watch() -> None:
+            while os.getppid() == parent:
+                await asyncio.sleep(2)
+            stop.set()
+
+        watch = None if primary else asyncio.create_task(orphan_watch())
+        await serve(service, stop, ready, sock)
+        if watch is not None:
+            watch.cancel()
 
     try:
         asyncio.run(main())
     finally:
         store.close()
-    return 0
 
 
 __all__ = ["SentinelleError", "add_collector_parser", "run_collector"]

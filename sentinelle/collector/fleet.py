@@ -86,6 +86,11 @@ class Fleet:
             entry.received_at, entry.generated_at = received_at, stamp
             entry.score, entry.body, entry.block = score, body_gz, None
 
+    def received_at(self, agent_id: str) -> float | None:
+        with self._lock:
+            entry = self._hosts.get(agent_id)
+            return entry.received_at if entry is not None else None
+
     def hosts(self) -> list[HostEntry]:
         with self._lock:
             return list(self._hosts.values())

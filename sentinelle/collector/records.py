@@ -65,8 +65,9 @@ class IncomingReport:
     generated_at: datetime
     score: float
     grade: str
-    body: bytes  # the Report as canonical JSON
+    body: bytes  # the Report as gzip-compressed JSON
     checks: tuple[CheckState, ...] = ()
+    score_json: str = "{}"  # the collector's full Score (sentinelle.model.Score.to_dict())
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,9 @@ class LatestReport:
 
     agent: AgentRecord
     received_at: datetime
-    body: bytes
+    body: bytes  # gzip JSON
+    generated_at: datetime
+    score_json: str
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ import contextlib
 import gzip
 import json
 import logging
+import os
 import re
+import socket
 import ssl
 import time
 import zlib
@@ -23,6 +25,7 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
+    multiprocess,
 )
 
 from sentinelle import __version__
@@ -39,7 +42,11 @@ from sentinelle.scoring import ScoringPolicy, score_outcomes
 
 log = logging.getLogger("sentinelle.collector")
 HOST_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-AGENT_CACHE_SECONDS = 10.0  # how long a revocation from the CLI may take to apply
+AGENT_CACHE_SECONDS = 10.0
+FLEET_SYNC_SECONDS = 5.0
+# Workers commit batches concurrently: re-read a little before the last seen time so that a
+# batch committed late with an earlier timestamp is not missed.
+SYNC_OVERLAP = timedelta(seconds=5)  # how long a revocation from the CLI may take to apply
 PROBLEM = "application/problem+json"
 
 
@@ -63,7 +70,10 @@ class CollectorService:
         store: Store,
         scoring: ScoringPolicy,
         clock: Callable[[], float] = time.time,
+        primary: bool = True,
     ) -> None:
+        self.primary = primary
+        self._watermark: datetime | None = None
         self.settings = settings
         self.store = store
         self.scoring = scoring
@@ -98,6 +108,7 @@ class CollectorService:
             "sentinelle_collector_exposition_render_seconds",
             "Time the last fleet /metrics took to render.",
             registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
         for result in ("stored", "duplicate", "rejected", "unauthorized", "rate_limited", "error"):
             self.pushes.labels(result)
@@ -128,18 +139,23 @@ class CollectorService:
             asyncio.create_task(
                 self._every(self.settings.registry_refresh_seconds, self.refresh_registry)
             ),
-            asyncio.create_task(
-                self._every(self.settings.snapshot_interval_seconds, self.take_snapshots)
-            ),
-            asyncio.create_task(self._every(6 * 3600, self.prune)),
+            asyncio.create_task(self._every(FLEET_SYNC_SECONDS, self.sync_fleet)),
         ]
+        if self.primary:  # jobs that must run once per collector, not once per worker
+            self._tasks += [
+                asyncio.create_task(
+                    self._every(self.settings.snapshot_interval_seconds, self.take_snapshots)
+                ),
+                asyncio.create_task(self._every(6 * 3600, self.prune)),
+            ]
         yield
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await loop.run_in_executor(None, self.take_snapshots)
+        if self.primary:
+            await loop.run_in_executor(None, self.take_snapshots)
         self.committer.close()
 
     async def _every(self, seconds: float, job: Callable[[], object]) -> None:
@@ -154,19 +170,36 @@ class CollectorService:
     def load_fleet(self) -> None:
         """Rebuild the in-memory fleet from the store (at start)."""
         self.refresh_registry()
-        for latest in self.store.latest_reports():
-            try:
-                data = decode_report(gzip.decompress(latest.body), self.settings.limits)
-            except (OSError, EOFError, ReportInvalid):
-                log.warning("stored report of %s is unreadable; skipped", latest.agent.agent_id)
+        self.sync_fleet()
+
+    def sync_fleet(self) -> None:
+        """Adopt Reports that other workers stored since the last sync (all of them at start).
+
+        The store is the one source of truth shared by every worker process; the score is
+        read from the store, so only Reports a scrape renders are ever decompressed.
+        """
+        since = self._watermark - SYNC_OVERLAP if self._watermark is not None else None
+        for latest in self.store.latest_reports(since):
+            received = latest.received_at.timestamp()
+            self._watermark = max(self._watermark or latest.received_at, latest.received_at)
+            known = self.fleet.received_at(latest.agent.agent_id)
+            if known is not None and known >= received:
                 continue
-            self.fleet.update(
-                latest.agent,
-                latest.received_at.timestamp(),
-                data.generated_at,
-                self._score(data),
-                latest.body,
-            )
+            try:
+                score = Score.from_dict(json.loads(latest.score_json))
+            except (ValueError, KeyError, TypeError):
+                log.warning("stored score of %s is unreadable; skipped", latest.agent.agent_id)
+                continue
+            self.fleet.update(latest.agent, received, latest.generated_at, score, latest.body)
+
+    def own_metrics_registry(self) -> CollectorRegistry:
+        """The collector's own counters; summed over worker processes when there are several."""
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if self.settings.workers > 1 and directory:
+            registry = CollectorRegistry(auto_describe=False)
+            multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+            return registry
+        return self.registry
 
     def refresh_registry(self) -> None:
         self.fleet.set_registry(self.store.list_communes(), self.store.list_agents())
@@ -370,6 +403,7 @@ class CollectorService:
             score.grade,
             stored_body,
             _check_states(data.results),
+            json.dumps(score.to_dict()),
         )
         assert self.committer is not None
         try:
@@ -393,9 +427,11 @@ class CollectorService:
     async def metrics(self, request: web.Request) -> web.Response:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
+        if self.settings.workers > 1:
+            await loop.run_in_executor(None, self.sync_fleet)
         text = await loop.run_in_executor(None, self.fleet.render, self.clock())
         self.render_seconds.set(time.perf_counter() - started)
-        own = generate_latest(self.registry).decode()
+        own = generate_latest(self.own_metrics_registry()).decode()
         return web.Response(
             text=text + own,
             content_type="text/plain",
@@ -457,8 +493,21 @@ def ssl_context(settings: CollectorSettings) -> ssl.SSLContext | None:
     return ctx
 
 
+def listening_socket(settings: CollectorSettings) -> socket.socket:
+    """Bind the listen address once; worker processes inherit the socket and share it."""
+    host, _, port = settings.listen_address.rpartition(":")
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, int(port)), family=family, backlog=1024)
+    sock.set_inheritable(True)
+    return sock
+
+
 async def serve(
-    service: CollectorService, stop: asyncio.Event, ready: Callable[[str, int], None] | None = None
+    service: CollectorService,
+    stop: asyncio.Event,
+    ready: Callable[[str, int], None] | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
     """Run until `stop` is set; `ready` gets the bound address."""
     # auto_decompress off: gzip is inflated by _read_body, under the decompressed-size limit.
@@ -466,14 +515,10 @@ async def serve(
         service.application(), access_log=None, handle_signals=False, auto_decompress=False
     )
     await runner.setup()
-    host, _, port = service.settings.listen_address.rpartition(":")
-    site = web.TCPSite(
-        runner, host.strip("[]"), int(port), ssl_context=ssl_context(service.settings), backlog=1024
-    )
+    sock = sock or listening_socket(service.settings)
+    site = web.SockSite(runner, sock, ssl_context=ssl_context(service.settings))
     await site.start()
-    server = site._server
-    sockets = getattr(server, "sockets", None) or []
-    bound = sockets[0].getsockname() if sockets else (host, int(port))
+    bound = sock.getsockname()
     if ready is not None:
         ready(str(bound[0]), int(bound[1]))
     try:

@@ -49,6 +49,7 @@ class CollectorSettings:
     limits: Limits = field(default_factory=Limits)
     rate_limit: RateLimit = field(default_factory=RateLimit)
     batch_max: int = 256
+    workers: int = 1  # processes sharing the listening port (SO_REUSEPORT) and the store
     remote_write: RemoteWriteSettings | None = None
 
 
@@ -117,6 +118,7 @@ def parse_settings(data: Any, source: str) -> CollectorSettings:
         limits=limits,
         rate_limit=rate,
         batch_max=top.number("batch_max", d.batch_max, minimum=1, integer=True),
+        workers=top.number("workers", d.workers, minimum=1, maximum=64, integer=True),
         remote_write=remote_write,
     )
     top.done()

@@ -96,8 +96,9 @@ class Store(ABC):
         replay of a Report id this agent already sent."""
 
     @abstractmethod
-    def latest_reports(self) -> list[LatestReport]:
-        """The newest Report of every non-revoked agent."""
+    def latest_reports(self, since: datetime | None = None) -> list[LatestReport]:
+        """The newest Report of every non-revoked agent; with `since`, only those received
+        after it (how collector workers catch up on what the others stored)."""
 
     @abstractmethod
     def check_states(self, agent_id: str) -> list[CheckState]: ...

@@ -43,7 +43,9 @@ CREATE INDEX IF NOT EXISTS reports_received ON reports(received_at);
 -- {check: [status, severity, summary]}: one row write per push instead of one per check.
 CREATE TABLE IF NOT EXISTS host_latest (
     agent_id TEXT PRIMARY KEY, report_id TEXT NOT NULL, received_at TEXT NOT NULL,
-    generated_at TEXT NOT NULL, body BLOB NOT NULL, checks TEXT NOT NULL);
+    generated_at TEXT NOT NULL, body BLOB NOT NULL, checks TEXT NOT NULL,
+    score TEXT NOT NULL DEFAULT '{}');
+CREATE INDEX IF NOT EXISTS host_latest_received ON host_latest(received_at);
 CREATE TABLE IF NOT EXISTS snapshots (
     commune TEXT NOT NULL, day TEXT NOT NULL, score REAL NOT NULL, grade TEXT NOT NULL,
     hosts INTEGER NOT NULL, reporting_hosts INTEGER NOT NULL, open_json TEXT NOT NULL,
@@ -287,12 +289,21 @@ class SQLiteStore(Store):
                 # A replayed older Report (from a spool) must not hide a newer latest state.
                 db.execute(
                     "INSERT INTO host_latest(agent_id, report_id, received_at, generated_at, "
-                    "body, checks) VALUES (?,?,?,?,?,?) ON CONFLICT(agent_id) DO UPDATE SET "
+                    "body, checks, score) VALUES (?,?,?,?,?,?,?) "
+                    "ON CONFLICT(agent_id) DO UPDATE SET "
                     "report_id=excluded.report_id, received_at=excluded.received_at, "
                     "generated_at=excluded.generated_at, body=excluded.body, "
-                    "checks=excluded.checks "
+                    "checks=excluded.checks, score=excluded.score "
                     "WHERE excluded.generated_at >= host_latest.generated_at",
-                    (r.agent_id, r.report_id, _iso(r.received_at), gen, r.body, checks),
+                    (
+                        r.agent_id,
+                        r.report_id,
+                        _iso(r.received_at),
+                        gen,
+                        r.body,
+                        checks,
+                        r.score_json,
+                    ),
                 )
                 db.execute(
                     "UPDATE agents SET last_report_at=? WHERE agent_id=? AND "
@@ -301,13 +312,22 @@ class SQLiteStore(Store):
                 )
         return fresh
 
-    def latest_reports(self) -> list[LatestReport]:
+    def latest_reports(self, since: datetime | None = None) -> list[LatestReport]:
         rows = self._query(
-            "SELECT a.*, h.received_at AS h_received, h.body AS h_body FROM host_latest h "
-            "JOIN agents a ON a.agent_id = h.agent_id WHERE a.revoked_at IS NULL"
+            "SELECT a.*, h.received_at AS h_received, h.body AS h_body, "
+            "h.generated_at AS h_generated, h.score AS h_score FROM host_latest h "
+            "JOIN agents a ON a.agent_id = h.agent_id WHERE a.revoked_at IS NULL "
+            "AND h.received_at > ?",
+            (_iso(since) if since is not None else "",),
         )
         return [
-            LatestReport(_agent(r), _dt(r["h_received"]) or datetime.min, bytes(r["h_body"]))
+            LatestReport(
+                _agent(r),
+                _dt(r["h_received"]) or datetime.min,
+                bytes(r["h_body"]),
+                _dt(r["h_generated"]) or datetime.min,
+                r["h_score"],
+            )
             for r in rows
         ]
 
