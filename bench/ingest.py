@@ -57,8 +57,9 @@ def wait_http(url: str, deadline: float = 30) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
-async def http_worker(port: int, jobs: asyncio.Queue[tuple[bytes, int] | None],
-                      results: list[tuple[int, float]]) -> None:
+async def http_worker(
+    port: int, jobs: asyncio.Queue[tuple[bytes, int] | None], results: list[tuple[int, float]]
+) -> None:
     """One keep-alive connection sending prepared requests; records (status, seconds)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -86,8 +87,9 @@ async def http_worker(port: int, jobs: asyncio.Queue[tuple[bytes, int] | None],
         writer.close()
 
 
-async def run_load(port: int, requests: list[bytes], concurrency: int,
-                   time_limit: float) -> tuple[list[tuple[int, float]], float]:
+async def run_load(
+    port: int, requests: list[bytes], concurrency: int, time_limit: float
+) -> tuple[list[tuple[int, float]], float]:
     jobs: asyncio.Queue[tuple[bytes, int] | None] = asyncio.Queue()
     for i, r in enumerate(requests):
         jobs.put_nowait((r, i))
@@ -112,12 +114,15 @@ def pct(values: list[float], p: float) -> float:
 def summary(name: str, results: list[tuple[int, float]], seconds: float, ok: set[int]) -> str:
     good = [lat for status, lat in results if status in ok]
     rate = len(good) / seconds if seconds else 0.0
-    return (f"{name:<44}{len(good):>7}{rate:>10.0f}{pct(good, 50) * 1000:>9.1f}"
-            f"{pct(good, 99) * 1000:>9.1f}{len(results) - len(good):>8}")
+    return (
+        f"{name:<44}{len(good):>7}{rate:>10.0f}{pct(good, 50) * 1000:>9.1f}"
+        f"{pct(good, 99) * 1000:>9.1f}{len(results) - len(good):>8}"
+    )
 
 
-def bench_collector(hosts: int, concurrency: int, bodies: list[bytes], tmp: Path,
-                    workers: int) -> None:
+def bench_collector(
+    hosts: int, concurrency: int, bodies: list[bytes], tmp: Path, workers: int
+) -> None:
     store = SQLiteStore(str(tmp / "collector.db"))
     store.migrate()
     now = datetime.now(UTC)
@@ -131,20 +136,30 @@ def bench_collector(hosts: int, concurrency: int, bodies: list[bytes], tmp: Path
     store.close()
     port = free_port()
     config = tmp / "collector.yaml"
-    config.write_text(f"listen_address: 127.0.0.1:{port}\nstore: sqlite:///{tmp / 'collector.db'}\n"
-                      "rate_limit: {per_second: 100, burst: 100}\n"
-                      f"workers: {workers}\n")
-    proc = subprocess.Popen([sys.executable, "-m", "sentinelle.cli", "collector", "--config",
-                             str(config), "serve"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    config.write_text(
+        f"listen_address: 127.0.0.1:{port}\nstore: sqlite:///{tmp / 'collector.db'}\n"
+        "rate_limit: {per_second: 100, burst: 100}\n"
+        f"workers: {workers}\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sentinelle.cli", "collector", "--config", str(config), "serve"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz")
         requests = []
         for (agent_id, key), body in zip(creds, bodies, strict=True):
             requests.append(
-                (f"POST /api/v1/reports HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                 f"Authorization: Bearer {agent_id}:{key}\r\nContent-Type: application/json\r\n"
-                 f"Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
+                (
+                    f"POST /api/v1/reports HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    f"Authorization: Bearer {agent_id}:{key}\r\nContent-Type: application/json\r\n"
+                    f"Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n"
+                ).encode()
+                + body
+            )
         results, seconds = asyncio.run(run_load(port, requests, concurrency, 300))
         name = f"sentinelle collector ({workers} worker{'s' if workers > 1 else ''}, SQLite)"
         print(summary(name, results, seconds, {201}))
@@ -158,15 +173,18 @@ def bench_collector(hosts: int, concurrency: int, bodies: list[bytes], tmp: Path
             renders.append(time.perf_counter() - t0)
             size = len(body)
         lines = body.count(b"\n")
-        print(f"  /metrics for {hosts} hosts: median {statistics.median(renders):.3f} s "
-              f"(min {min(renders):.3f}), {size / 1e6:.1f} MB, {lines} lines")
+        print(
+            f"  /metrics for {hosts} hosts: median {statistics.median(renders):.3f} s "
+            f"(min {min(renders):.3f}), {size / 1e6:.1f} MB, {lines} lines"
+        )
     finally:
         proc.terminate()
         proc.wait(30)
 
 
-def bench_pushgateway(hosts: int, concurrency: int, texts: list[bytes], seconds: float,
-                      consistency: bool, tmp: Path) -> None:
+def bench_pushgateway(
+    hosts: int, concurrency: int, texts: list[bytes], seconds: float, consistency: bool, tmp: Path
+) -> None:
     binary = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
     if binary is None:
         print("pushgateway: not installed (Debian package prometheus-pushgateway)")
@@ -181,12 +199,17 @@ def bench_pushgateway(hosts: int, concurrency: int, texts: list[bytes], seconds:
         requests = []
         for i, text in enumerate(texts):
             requests.append(
-                (f"PUT /metrics/job/sentinelle/commune/01{i // 100:03d}/host/srv-{i} HTTP/1.1\r\n"
-                 f"Host: 127.0.0.1\r\nContent-Type: text/plain; version=0.0.4\r\n"
-                 f"Content-Length: {len(text)}\r\n\r\n").encode() + text)
+                (
+                    f"PUT /metrics/job/sentinelle/commune/01{i // 100:03d}/host/srv-{i} HTTP/1.1\r\n"
+                    f"Host: 127.0.0.1\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                    f"Content-Length: {len(text)}\r\n\r\n"
+                ).encode()
+                + text
+            )
         results, took = asyncio.run(run_load(port, requests, concurrency, seconds))
-        name = "pushgateway " + ("(default consistency check)" if consistency
-                                 else "(--push.disable-consistency-check)")
+        name = "pushgateway " + (
+            "(default consistency check)" if consistency else "(--push.disable-consistency-check)"
+        )
         print(summary(name, results, took, {200, 202}))
     finally:
         proc.kill()  # it may still be working through a backlog of consistency checks
@@ -205,16 +228,24 @@ def main() -> None:
     bodies = [gzip.compress(json.dumps(r.to_dict()).encode(), 6) for r in reports]
     texts = [generate_latest(single_report_registry(r)) for r in reports]
     series = texts[0].count(b"\n") - texts[0].count(b"\n#")
-    print(f"median gzip body {statistics.median(len(b) for b in bodies) / 1024:.1f} KiB; "
-          f"{series} series per host for the Pushgateway")
+    print(
+        f"median gzip body {statistics.median(len(b) for b in bodies) / 1024:.1f} KiB; "
+        f"{series} series per host for the Pushgateway"
+    )
     print(f"{'target':<44}{'ok':>7}{'per s':>10}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}")
     for workers in args.workers:
         with tempfile.TemporaryDirectory() as tmp:
             bench_collector(args.hosts, args.concurrency, bodies, Path(tmp), workers)
     for consistency in (False, True):
         with tempfile.TemporaryDirectory() as tmp:
-            bench_pushgateway(args.hosts, args.concurrency, texts, args.pushgateway_seconds,
-                              consistency, Path(tmp))
+            bench_pushgateway(
+                args.hosts,
+                args.concurrency,
+                texts,
+                args.pushgateway_seconds,
+                consistency,
+                Path(tmp),
+            )
 
 
 if __name__ == "__main__":
