@@ -200,7 +200,8 @@ def bench_pushgateway(
         for i, text in enumerate(texts):
             requests.append(
                 (
-                    f"PUT /metrics/job/sentinelle/commune/01{i // 100:03d}/host/srv-{i} HTTP/1.1\r\n"
+                    f"PUT /metrics/job/sentinelle/commune/01{i // 100:03d}/host/srv-{i}"
+                    " HTTP/1.1\r\n"
                     f"Host: 127.0.0.1\r\nContent-Type: text/plain; version=0.0.4\r\n"
                     f"Content-Length: {len(text)}\r\n\r\n"
                 ).encode()
