@@ -449,13 +449,15 @@ class PostgresStore(Store):
         # Set-based: three statements whatever the batch size, so a group commit of many
         # pushes costs a few round trips, not three per Report. %b: binary parameters, as
         # arrays of bodies and JSON are several times slower to quote and parse as text.
+        # Rows go in (agent, report id) order: batches of several workers then lock shared
+        # rows in the same order and cannot deadlock (in arrival order, they did under load).
         with self._tx("cannot store reports") as conn:
             inserted = conn.execute(
                 "INSERT INTO reports(agent_id, report_id, received_at, generated_at, commune, "
                 "host, score, grade, body) "
                 "SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[], "
                 "%b::timestamptz[], %b::text[], %b::text[], %b::float8[], %b::text[], "
-                "%b::bytea[]) "
+                "%b::bytea[]) ORDER BY 1, 2 "
                 "ON CONFLICT (agent_id, report_id) DO NOTHING RETURNING agent_id, report_id",
                 (
                     [r.agent_id for r in batch],
@@ -490,12 +492,12 @@ class PostgresStore(Store):
                     last_seen[r.agent_id] = r.received_at
             if not newest:
                 return fresh
-            latest = list(newest.values())
+            latest = [newest[a] for a in sorted(newest)]
             # A replayed older Report (from a spool) must not hide a newer latest state.
             conn.execute(
                 "INSERT INTO host_latest(agent_id, report_id, received_at, generated_at, body, "
                 "checks, score) SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[], "
-                "%b::timestamptz[], %b::bytea[], %b::jsonb[], %b::text[]) "
+                "%b::timestamptz[], %b::bytea[], %b::jsonb[], %b::text[]) ORDER BY 1 "
                 "ON CONFLICT (agent_id) DO UPDATE SET report_id = excluded.report_id, "
                 "received_at = excluded.received_at, generated_at = excluded.generated_at, "
                 "body = excluded.body, checks = excluded.checks, score = excluded.score "
@@ -517,7 +519,7 @@ class PostgresStore(Store):
                 "UPDATE agents a SET last_report_at = s.at FROM unnest(%b::text[], "
                 "%b::timestamptz[]) AS s(agent_id, at) WHERE a.agent_id = s.agent_id "
                 "AND (a.last_report_at IS NULL OR a.last_report_at < s.at)",
-                (list(last_seen), [_utc(t) for t in last_seen.values()]),
+                (sorted(last_seen), [_utc(last_seen[a]) for a in sorted(last_seen)]),
             )
         return fresh
 

@@ -8,6 +8,7 @@ Every test gets an empty, migrated store through the parametrized `store` fixtur
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -306,6 +307,53 @@ def test_latest_state_follows_newest_generated_at(store: Store) -> None:
         CheckState("ports.risky", "pass", "high", "Aucun port à risque")
     ]
     assert store.check_states("agt_nope") == []
+
+
+def test_concurrent_batches_from_several_collectors(store_url: str) -> None:
+    """Worker processes group-commit overlapping batches at once: no deadlock, no lost
+    latest state, every replay counted once."""
+    stores = [open_store(store_url) for _ in range(3)]
+    agents = [f"agt_{i:02d}" for i in range(40)]
+    try:
+        with_commune_and_agents(stores[0], *agents)
+        writers, rounds = 8, 60
+        barrier = threading.Barrier(writers, timeout=10)
+        errors: list[BaseException] = []
+        fresh_total = [0]
+        lock = threading.Lock()
+
+        def writer(w: int) -> None:
+            rng = random.Random(w)
+            try:
+                barrier.wait()
+                for n in range(rounds):
+                    # Each round every writer sends one Report per agent, in its own order;
+                    # round n of every writer shares report ids, so most are replays.
+                    batch = [
+                        report(a, f"round-{n}", T0 + timedelta(minutes=n, seconds=w))
+                        for a in rng.sample(agents, len(agents))
+                    ]
+                    fresh = stores[w % len(stores)].store_reports(batch)
+                    with lock:
+                        fresh_total[0] += sum(fresh)
+            except BaseException as exc:
+                with lock:
+                    errors.append(exc)
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert errors == []
+        assert fresh_total[0] == len(agents) * rounds  # each (agent, report id) new once
+        assert stores[1].count_reports() == len(agents) * rounds
+        for lr in stores[1].latest_reports():
+            # The last round's Report, whichever writer's copy was stored first.
+            assert lr.body.startswith(f'{{"report_id":"round-{rounds - 1}"'.encode())
+    finally:
+        for s in stores:
+            s.close()
 
 
 def test_last_report_at_is_newest_reception(store: Store) -> None:
