@@ -230,14 +230,14 @@ class PostgresStore(Store):
     """
 
     def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
-        self.url = url
+        self._url = url  # private: it may hold the password
         self.where = _where(url)
         self._pool = _Pool(url, max(1, pool_size))
         conn, _ = self._pool.get()
         self._pool.put(conn)
 
     def _fail(self, exc: psycopg.Error, what: str) -> StoreError:
-        return StoreError(f"PostgreSQL {self.where}: {what}: {_scrub(str(exc), self.url)}")
+        return StoreError(f"PostgreSQL {self.where}: {what}: {_scrub(str(exc), self._url)}")
 
     def _begin(self) -> Conn:
         """A live connection inside a new transaction.
