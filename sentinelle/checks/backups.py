@@ -8,10 +8,10 @@ only, with the tool's own message, and the other locations are still checked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sentinelle.checks.backups_listing import Backup, BackupReadError, Listing
 from sentinelle.checks.backups_reader import read_location
@@ -77,6 +77,29 @@ def _backup_evidence(backup: Backup) -> dict[str, Any]:
 class _BackupCheck(Check):
     """Shared plumbing: the configured locations and their cached reads."""
 
+    # Every remediation placeholder of the family, so that a finding which has no value for one
+    # (an error, a skip) shows a neutral mark instead of a raw {placeholder}.
+    PLACEHOLDERS: ClassVar[dict[str, str]] = {
+        "location": "?",
+        "newest_size": "?",
+        "previous_size": "?",
+    }
+
+    def finding(
+        self,
+        status: Status,
+        summary: str,
+        evidence: Mapping[str, Any] | None = None,
+        *,
+        severity: Severity | None = None,
+        measurements: Iterable[Measurement] = (),
+        **remediation_vars: Any,
+    ) -> Finding:
+        values = {**self.PLACEHOLDERS, **remediation_vars}
+        return super().finding(
+            status, summary, evidence, severity=severity, measurements=measurements, **values
+        )
+
     @property
     def locations(self) -> tuple[BackupLocation, ...]:
         return self.context.config.backups
@@ -131,7 +154,6 @@ class BackupFreshness(_BackupCheck):
                 "No backup location is configured: nothing shows that this server is backed up.",
                 {"locations": 0},
                 severity=Severity.CRITICAL,
-                location="",
             )
             return
         for location in self.locations:
@@ -216,7 +238,6 @@ class BackupSizeChange(_BackupCheck):
                 Status.SKIP,
                 "No backup location is configured (see backups.freshness).",
                 {"locations": 0},
-                location="",
             )
             return
         for location in self.locations:
@@ -344,7 +365,6 @@ class BackupRestoreTest(_BackupCheck):
                 Status.SKIP,
                 "No backup location is configured (see backups.freshness).",
                 {"locations": 0},
-                location="",
             )
             return
         try:
@@ -354,7 +374,6 @@ class BackupRestoreTest(_BackupCheck):
                 Status.ERROR,
                 f"The restore-test journal cannot be read: {exc}",
                 {"state_dir": str(self.state_dir), "error": str(exc)},
-                location="",
             )
             return
         for location in self.locations:
