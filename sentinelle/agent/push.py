@@ -1,0 +1,523 @@
+"""Push each Report to the collector, through the on-disk spool, in order, without hammering.
+
+Design: every new Report (the Agent's hook) goes first to the spool, then a single background
+thread drains the spool oldest first with `POST /api/v1/reports` (docs/api.md):
+
+- 201 / 200 (stored / duplicate): acknowledged, removed from the spool;
+- 429: draining stops until `Retry-After` (seconds or an HTTP date);
+- 5xx, 408, redirects, network errors, timeouts, TLS failures: draining stops for an exponential
+  backoff with full jitter, between `backoff_initial_seconds` and `backoff_max_seconds`; a new
+  Report arriving meanwhile is spooled but does not bring the next attempt forward;
+- any other 4xx: retrying cannot fix it, so the Report is set aside (spool/rejected/), counted as
+  rejected and the collector's problem detail logged; 401 and 403 mean the credentials are bad.
+
+Every wait is bounded and wakes up on the stop event. Only the standard library talks HTTP here
+(urllib), so the agent stays light; TLS is always verified, with the system CAs or `ca_bundle`.
+"""
+
+from __future__ import annotations
+
+import enum
+import gzip
+import http.client
+import json
+import logging
+import os
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from sentinelle.agent.enroll import (
+    USER_AGENT,
+    Credentials,
+    CredentialsError,
+    build_opener,
+    credentials_path,
+    load_credentials,
+    read_problem,
+)
+from sentinelle.agent.spool import Spool, SpoolEntry
+from sentinelle.config import Config, PushSettings
+from sentinelle.errors import SentinelleError
+from sentinelle.model import Report
+
+log = logging.getLogger("sentinelle.agent.push")
+
+REPORTS_PATH = "/api/v1/reports"
+POLL_SECONDS = 0.5  # longest sleep between looks at the stop event
+MAX_ANSWER_BYTES = 64 * 1024
+RESULTS = ("ok", "retry", "rejected")
+
+
+class Outcome(enum.Enum):
+    """What one push attempt means for the spooled Report."""
+
+    OK = "ok"  # acknowledged: remove it
+    RETRY = "retry"  # keep it, back off
+    RATE_LIMITED = "rate_limited"  # keep it, wait as the collector asked
+    REJECTED = "rejected"  # refused for good: set it aside
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """The outcome of one attempt, with the HTTP status (None without an answer) and why."""
+
+    outcome: Outcome
+    status: int | None
+    detail: str
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class PushStatus:
+    """A consistent snapshot of the push client, for /metrics and for people."""
+
+    enrolled: bool
+    spool_depth: int
+    spool_bytes: int
+    dropped_total: int
+    quarantined_total: int
+    rejected_total: int
+    attempts: dict[str, int]
+    last_success: float  # Unix seconds, 0 before the first success of this process
+    backoff_remaining: float
+    consecutive_failures: int
+    last_error: str
+
+
+def backoff_delay(failures: int, initial: float, maximum: float, rng: random.Random) -> float:
+    """Full jitter: uniform between `initial` and min(maximum, initial * 2**failures).
+
+    The floor at `initial` is what keeps a fleet from hammering a collector that just came back.
+    """
+    low = min(initial, maximum)
+    high = min(maximum, initial * 2.0 ** min(max(failures, 0), 60))
+    return rng.uniform(low, max(low, high))
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or HTTP date); None if absent."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # HTTP dates are GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)
+
+
+def encode_report(report: Report) -> bytes:
+    """The gzip-compressed JSON body of a Report, as spooled and sent."""
+    raw = json.dumps(report.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+    return gzip.compress(raw, compresslevel=6, mtime=0)
+
+
+class Pusher:
+    """Pushes Reports to the enrolled collector through the spool; see the module docstring.
+
+    Use: `agent.hooks.append(pusher.on_report)`, `pusher.start()`, and `pusher.close()` at exit.
+    Credentials are re-read whenever credentials.json changes, so enrolling (again) takes effect
+    without restarting the agent.
+    """
+
+    def __init__(
+        self,
+        spool: Spool,
+        state_dir: str | Path,
+        settings: PushSettings,
+        stop_event: threading.Event | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.spool = spool
+        self.state_dir = Path(state_dir)
+        self.settings = settings
+        self.stop_event = stop_event or threading.Event()
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._monotonic = monotonic
+        self._wake = threading.Event()
+        self._lock = threading.Lock()  # counters and schedule
+        self._drain_lock = threading.Lock()  # one drain at a time
+        self._creds_lock = threading.Lock()  # the hook and the push thread both read them
+        self._thread: threading.Thread | None = None
+        self._opener: urllib.request.OpenerDirector | None = None
+        self._creds: Credentials | None = None
+        self._creds_stamp: tuple[int, int, int] | None = None
+        self._told_unenrolled = False
+        self._not_before = 0.0  # monotonic time before which no attempt is made
+        self._failures = 0
+        self.rejected_total = 0
+        self.attempts = dict.fromkeys(RESULTS, 0)
+        self.last_success = 0.0
+        self.last_error = ""
+
+    # Credentials
+
+    def credentials(self) -> Credentials | None:
+        """The current credentials, re-read when the file changed; None when not enrolled."""
+        path = credentials_path(self.state_dir)
+        with self._creds_lock:
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                self._creds, self._creds_stamp = None, None
+                return None
+            except OSError as exc:
+                log.error("cannot read %s: %s", path, exc)
+                return self._creds
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+            if stamp != self._creds_stamp:
+                try:
+                    self._creds = load_credentials(self.state_dir)
+                except CredentialsError as exc:
+                    log.error("%s", exc)
+                    self._creds = None
+                self._creds_stamp = stamp
+                if self._creds is not None:
+                    log.info(
+                        "pushing Reports to %s as agent %s",
+                        self._creds.collector_url,
+                        self._creds.agent_id,
+                    )
+            return self._creds
+
+    def _opener_for_push(self) -> urllib.request.OpenerDirector:
+        if self._opener is None:
+            self._opener = build_opener(self.settings.ca_bundle)
+        return self._opener
+
+    # The hook
+
+    def on_report(self, report: Report) -> None:
+        """Agent hook: spool the Report, then let the push thread send it (never blocks on I/O
+        to the network)."""
+        if self.credentials() is None:
+            if not self._told_unenrolled:
+                log.info(
+                    "not enrolled with a collector (no %s): Reports are not pushed; "
+                    "run `sentinelle agent enroll` to push them",
+                    credentials_path(self.state_dir),
+                )
+                self._told_unenrolled = True
+            return
+        self._told_unenrolled = False
+        self.spool.put(report.report_id, encode_report(report))
+        self._wake.set()
+
+    # The thread
+
+    def start(self) -> None:
+        """Start the background drain thread (it also replays what a previous run spooled)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self._run, name="sentinelle-push", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the thread (an attempt in flight ends within the HTTP timeout) and the spool."""
+        self.stop_event.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("push thread still busy after %.0fs; leaving it", timeout)
+        self.spool.close()
+
+    def wake(self) -> None:
+        """Look at the spool now (an attempt still waits for any backoff)."""
+        self._wake.set()
+
+    def _due_in(self) -> float | None:
+        """Seconds before the next drain is allowed; None when there is nothing to send."""
+        if self.spool.depth() == 0 or self.credentials() is None:
+            return None
+        with self._lock:
+            return max(0.0, self._not_before - self._monotonic())
+
+    def _run(self) -> None:
+        while not self.stop_event.is_set():
+            self._wake.clear()
+            try:
+                due = self._due_in()
+                if due == 0:
+                    self.drain()
+                    continue
+            except Exception:  # a bug here must not kill pushing for good, nor spin
+                log.exception("push drain failed")
+                self._schedule_backoff(None)
+                due = POLL_SECONDS
+            self._wake.wait(POLL_SECONDS if due is None else min(due, POLL_SECONDS))
+
+    # Draining
+
+    def drain(self) -> int:
+        """Send spooled Reports oldest first until the spool is empty, a retry is scheduled or
+        the agent stops; returns how many the collector acknowledged."""
+        creds = self.credentials()
+        if creds is None:
+            return 0
+        acknowledged = 0
+        with self._drain_lock:
+            # Bounded by the depth now: Reports spooled meanwhile go in the next drain.
+            for _ in range(self.spool.depth()):
+                if self.stop_event.is_set():
+                    break
+                with self._lock:
+                    if self._monotonic() < self._not_before:
+                        break
+                entry = self.spool.peek_oldest()
+                if entry is None:
+                    break
+                result = self.push_one(entry, creds)
+                if result.outcome is Outcome.OK:
+                    self.spool.remove(entry)
+                    acknowledged += 1
+                    self._record_success()
+                elif result.outcome is Outcome.REJECTED:
+                    self.spool.remove(entry, set_aside=True)
+                    self._record_rejection(entry, result, creds)
+                else:
+                    self._schedule_backoff(result, entry)
+                    break
+        return acknowledged
+
+    def push_one(self, entry: SpoolEntry, creds: Credentials) -> PushResult:
+        """One POST of one spooled Report; classifies the answer, changes nothing."""
+        request = urllib.request.Request(
+            creds.collector_url + REPORTS_PATH,
+            data=entry.body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Content-Encoding": "gzip",
+                "Accept": "application/json",
+                "Authorization": creds.authorization(),
+                "User-Agent": USER_AGENT,
+            },
+        )
+        try:
+            opener = self._opener_for_push()
+        except SentinelleError as exc:  # e.g. an unreadable ca_bundle: fixable, so keep Reports
+            return PushResult(Outcome.RETRY, None, str(exc))
+        try:
+            with opener.open(request, timeout=self.settings.timeout_seconds) as response:
+                status = int(response.status)
+                response.read(MAX_ANSWER_BYTES)
+        except urllib.error.HTTPError as err:
+            try:
+                return self._classify_error(err)
+            finally:
+                err.close()
+        except urllib.error.URLError as err:
+            return PushResult(Outcome.RETRY, None, f"unreachable: {err.reason}")
+        except (OSError, http.client.HTTPException, ValueError) as err:
+            return PushResult(Outcome.RETRY, None, f"{type(err).__name__}: {err}")
+        if 200 <= status < 300:
+            return PushResult(Outcome.OK, status, "")
+        return PushResult(Outcome.RETRY, status, f"unexpected status {status}")
+
+    def _classify_error(self, err: urllib.error.HTTPError) -> PushResult:
+        status = err.code
+        detail = read_problem(err)
+        retry_after = parse_retry_after(err.headers.get("Retry-After"), self._clock())
+        if status == 429:
+            return PushResult(Outcome.RATE_LIMITED, status, detail, retry_after)
+        if status >= 500 or status == 408:
+            return PushResult(Outcome.RETRY, status, detail, retry_after)
+        if 300 <= status < 400:
+            where = err.headers.get("Location", "?")
+            return PushResult(Outcome.RETRY, status, f"redirected to {where}; fix collector_url")
+        return PushResult(Outcome.REJECTED, status, detail)
+
+    # Bookkeeping
+
+    def _record_success(self) -> None:
+        with self._lock:
+            self.attempts["ok"] += 1
+            self._failures = 0
+            self._not_before = 0.0
+            self.last_success = self._clock()
+            self.last_error = ""
+
+    def _record_rejection(self, entry: SpoolEntry, result: PushResult, creds: Credentials) -> None:
+        with self._lock:
+            self.attempts["rejected"] += 1
+            self.rejected_total += 1
+            self.last_error = f"{result.status}: {result.detail}"
+        if result.status in (401, 403):
+            log.error(
+                "collector %s refused the credentials of agent %s (%s: %s): Report %s dropped; "
+                "this agent was revoked or its key is wrong — enroll again "
+                "(`sentinelle agent enroll --force`)",
+                creds.collector_url,
+                creds.agent_id,
+                result.status,
+                result.detail,
+                entry.report_id,
+            )
+        else:
+            log.error(
+                "collector refused Report %s (%s: %s); dropped (kept in %s)",
+                entry.report_id,
+                result.status,
+                result.detail,
+                self.spool.directory / "rejected",
+            )
+
+    def _schedule_backoff(self, result: PushResult | None, entry: SpoolEntry | None = None) -> None:
+        settings = self.settings
+        with self._lock:
+            self.attempts["retry"] += 1
+            rate_limited = result is not None and result.outcome is Outcome.RATE_LIMITED
+            if not rate_limited:
+                self._failures += 1
+            delay = (
+                0.0
+                if rate_limited
+                else backoff_delay(
+                    self._failures,
+                    settings.backoff_initial_seconds,
+                    settings.backoff_max_seconds,
+                    self._rng,
+                )
+            )
+            if result is not None and result.retry_after is not None:
+                # Honoured, but a bogus far-future value cannot silence the agent for good.
+                delay = max(delay, min(result.retry_after, settings.backoff_max_seconds))
+            elif rate_limited:
+                delay = backoff_delay(
+                    1, settings.backoff_initial_seconds, settings.backoff_max_seconds, self._rng
+                )
+            self._not_before = self._monotonic() + delay
+            what = "no answer" if result is None or result.status is None else str(result.status)
+            self.last_error = f"{what}: {result.detail if result else 'internal error'}"
+        log.warning(
+            "push of Report %s failed (%s); %d Reports spooled, next attempt in %.1fs",
+            entry.report_id if entry else "?",
+            self.last_error,
+            self.spool.depth(),
+            delay,
+        )
+
+    # Observability
+
+    def status(self) -> PushStatus:
+        with self._lock:
+            attempts = dict(self.attempts)
+            rejected = self.rejected_total
+            last_success = self.last_success
+            remaining = max(0.0, self._not_before - self._monotonic())
+            failures = self._failures
+            last_error = self.last_error
+        return PushStatus(
+            enrolled=self.credentials() is not None,
+            spool_depth=self.spool.depth(),
+            spool_bytes=self.spool.bytes(),
+            dropped_total=self.spool.dropped_total,
+            quarantined_total=self.spool.quarantined_total,
+            rejected_total=rejected,
+            attempts=attempts,
+            last_success=last_success,
+            backoff_remaining=remaining,
+            consecutive_failures=failures,
+            last_error=last_error,
+        )
+
+    def collector(self) -> Collector:
+        """A prometheus Collector of the push client's state (for AgentState.extra)."""
+        return PushCollector(self)
+
+
+class PushCollector(Collector):
+    """sentinelle_agent_push_* metrics, built from a snapshot at each scrape."""
+
+    def __init__(self, pusher: Pusher) -> None:
+        self.pusher = pusher
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.pusher.status()
+        yield GaugeMetricFamily(
+            "sentinelle_agent_push_enrolled",
+            "1 when the agent holds collector credentials (credentials.json), else 0.",
+            value=1 if s.enrolled else 0,
+        )
+        if s.last_success:
+            yield GaugeMetricFamily(
+                "sentinelle_agent_push_last_success_timestamp_seconds",
+                "When the collector last acknowledged a Report (Unix seconds).",
+                value=s.last_success,
+            )
+        yield GaugeMetricFamily(
+            "sentinelle_agent_push_spool_depth",
+            "Reports waiting in the on-disk spool to be pushed.",
+            value=s.spool_depth,
+        )
+        yield GaugeMetricFamily(
+            "sentinelle_agent_push_spool_bytes",
+            "Bytes of the Reports waiting in the spool (compressed).",
+            value=s.spool_bytes,
+        )
+        yield CounterMetricFamily(
+            "sentinelle_agent_push_dropped",
+            "Reports dropped unsent because the spool was full (oldest first); kept across "
+            "restarts.",
+            value=s.dropped_total,
+        )
+        yield CounterMetricFamily(
+            "sentinelle_agent_push_spool_quarantined",
+            "Unreadable spool files moved aside; kept across restarts.",
+            value=s.quarantined_total,
+        )
+        yield CounterMetricFamily(
+            "sentinelle_agent_push_rejected",
+            "Reports the collector refused with a 4xx other than 429 (dropped, not retried).",
+            value=s.rejected_total,
+        )
+        attempts = CounterMetricFamily(
+            "sentinelle_agent_push_attempts",
+            "Push attempts by result: ok (stored or duplicate), retry (429, 5xx, network, TLS), "
+            "rejected (other 4xx).",
+            labels=["result"],
+        )
+        for result in RESULTS:
+            attempts.add_metric([result], s.attempts.get(result, 0))
+        yield attempts
+        yield GaugeMetricFamily(
+            "sentinelle_agent_push_backoff_seconds",
+            "Seconds before the next push attempt is allowed (0 when not backing off).",
+            value=s.backoff_remaining,
+        )
+        yield GaugeMetricFamily(
+            "sentinelle_agent_push_consecutive_failures",
+            "Push attempts failed in a row since the last success (drives the backoff).",
+            value=s.consecutive_failures,
+        )
+
+
+def build_pusher(config: Config, stop_event: threading.Event | None = None) -> Pusher | None:
+    """The Pusher of this configuration, or None when push is disabled.
+
+    Opens (and locks) `<state_dir>/spool`; raises SpoolError if another process holds it.
+    """
+    if not config.push.enabled:
+        return None
+    state_dir = Path(config.agent.state_dir)
+    spool = Spool(state_dir / "spool", config.push.spool_max_reports, config.push.spool_max_bytes)
+    return Pusher(spool, state_dir, config.push, stop_event=stop_event)

@@ -1,0 +1,361 @@
+"""A bounded on-disk spool of Reports waiting to be pushed to the collector.
+
+Layout of the spool directory (`<state_dir>/spool/`):
+
+- `000000000042-<report id>.json.gz`: one Report each, the gzip-compressed JSON body exactly as
+  it is sent. The zero-padded sequence number orders replay; it continues from the files found
+  when the spool is opened again, so the order survives a restart or a reboot.
+- `state.json`: counters that must survive restarts (Reports dropped because the spool was full,
+  files quarantined).
+- `quarantine/`: unreadable or partial files moved aside (never deleted silently, never a crash).
+- `rejected/`: Reports the collector refused with a 4xx, kept for diagnosis.
+- `.lock`: held while a process uses the spool, so two agents never interleave sequences.
+
+Every write is atomic (temporary file, fsync, rename, fsync of the directory): after a crash a
+Report is either wholly in the spool or absent. The spool is bounded by count and by bytes; when
+full, the oldest Reports make room and the drop is counted. The side directories keep only their
+newest few files, so nothing here grows without bound.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import gzip
+import json
+import logging
+import os
+import re
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sentinelle.errors import SentinelleError
+
+log = logging.getLogger("sentinelle.agent.spool")
+
+ENTRY_NAME = re.compile(r"^(\d{12})-([A-Za-z0-9._-]{1,64})\.json\.gz$")
+STATE_FILE = "state.json"
+LOCK_FILE = ".lock"
+TMP_PREFIX = ".tmp-"
+QUARANTINE_DIR = "quarantine"
+REJECTED_DIR = "rejected"
+SIDE_KEEP_FILES = 20  # newest files kept in quarantine/ and rejected/
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class SpoolError(SentinelleError):
+    """The spool directory cannot be used (locked by another process, not writable)."""
+
+
+class CorruptEntry(Exception):
+    """A spool file that does not hold a complete gzip-compressed JSON Report."""
+
+
+@dataclass(frozen=True)
+class SpoolEntry:
+    """One spooled Report: its place in the order, its id and the gzip body to send."""
+
+    seq: int
+    report_id: str
+    path: Path
+    size: int
+    body: bytes
+
+
+@dataclass
+class _Slot:
+    seq: int
+    name: str
+    size: int
+
+
+def write_file_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write `path` so that a crash leaves the old content or the new one, never a mix.
+
+    The temporary file is created with `mode` from the start (no window where a secret is
+    readable by others), fsynced, renamed over `path`, then the directory is fsynced so the
+    rename itself survives a power cut.
+    """
+    directory = path.parent
+    tmp = directory / f"{TMP_PREFIX}{path.name}.{os.getpid()}.{time.monotonic_ns()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(directory)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make renames and unlinks in `directory` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def check_body(body: bytes) -> str:
+    """The report id of a gzip-compressed JSON Report; CorruptEntry if it is not one."""
+    try:
+        data = json.loads(gzip.decompress(body))
+    except (OSError, EOFError, zlib.error, ValueError) as exc:
+        raise CorruptEntry(f"not a complete gzip JSON body: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("report_id"), str):
+        raise CorruptEntry("JSON body has no report_id")
+    return str(data["report_id"])
+
+
+class Spool:
+    """Bounded, ordered, crash-safe storage of Reports not yet acknowledged by the collector.
+
+    Thread-safe: the agent's cycle puts Reports while the push thread peeks and removes them.
+    """
+
+    def __init__(self, directory: str | Path, max_reports: int, max_bytes: int) -> None:
+        if max_reports < 1 or max_bytes < 1:
+            raise ValueError("spool bounds must be positive")
+        self.directory = Path(directory)
+        self.max_reports = max_reports
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._slots: list[_Slot] = []  # ascending seq
+        self._bytes = 0
+        self._next_seq = 0
+        self.dropped_total = 0
+        self.quarantined_total = 0
+        self._lock_fd: int | None = None
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o750)
+            self._acquire_lock()
+            self._load_state()
+            self._scan()
+        except OSError as exc:
+            self.close()
+            raise SpoolError(f"cannot use the push spool {self.directory}: {exc}") from exc
+
+    # Life cycle
+
+    def _acquire_lock(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # not on POSIX: a single agent per machine is the rule there
+            return
+        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise SpoolError(
+                f"the push spool {self.directory} is in use by another Sentinelle process"
+            ) from None
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        """Release the directory lock (the files stay for the next start)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _load_state(self) -> None:
+        path = self.directory / STATE_FILE
+        try:
+            data: Any = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            log.warning("spool state %s unreadable (%s); counters restart at 0", path, exc)
+            return
+        if isinstance(data, dict):
+            self.dropped_total = _count(data.get("dropped_total"))
+            self.quarantined_total = _count(data.get("quarantined_total"))
+
+    def _save_state(self) -> None:
+        state = {"dropped_total": self.dropped_total, "quarantined_total": self.quarantined_total}
+        try:
+            write_file_atomic(self.directory / STATE_FILE, json.dumps(state).encode(), 0o640)
+        except OSError as exc:  # counters are worth less than the Reports: keep going
+            log.warning("cannot save spool state: %s", exc)
+
+    def _scan(self) -> None:
+        """Index the Reports left by a previous run; set aside whatever is not one."""
+        slots: list[_Slot] = []
+        strays: list[Path] = []
+        for path in self.directory.iterdir():
+            name = path.name
+            if name in (STATE_FILE, LOCK_FILE, QUARANTINE_DIR, REJECTED_DIR):
+                continue
+            match = ENTRY_NAME.match(name)
+            if match is None or not path.is_file():
+                strays.append(path)  # e.g. a temporary file left by a crash mid-write
+                continue
+            size = path.stat().st_size
+            if size == 0:
+                strays.append(path)
+                continue
+            slots.append(_Slot(int(match.group(1)), name, size))
+        slots.sort(key=lambda s: s.seq)
+        self._slots = slots
+        self._bytes = sum(s.size for s in slots)
+        self._next_seq = slots[-1].seq + 1 if slots else 0
+        for path in strays:
+            self._quarantine_path(path, "not a complete spool entry")
+        if strays:
+            self._save_state()
+        # A spool written with larger bounds (config changed) is trimmed to the new ones now.
+        if self._evict_for(0):
+            self._save_state()
+
+    # Queries
+
+    def depth(self) -> int:
+        """Reports waiting."""
+        with self._lock:
+            return len(self._slots)
+
+    def bytes(self) -> int:
+        """Bytes of the Reports waiting (their compressed bodies)."""
+        with self._lock:
+            return self._bytes
+
+    # Changes
+
+    def put(self, report_id: str, body_gz: builtins.bytes) -> bool:
+        """Append a Report; the oldest make room if the spool is full. False if it cannot fit."""
+        if not body_gz:
+            raise ValueError("empty Report body")
+        safe_id = _UNSAFE.sub("_", report_id)[:64] or "report"
+        with self._lock:
+            if len(body_gz) > self.max_bytes:
+                self.dropped_total += 1
+                self._save_state()
+                log.error(
+                    "Report %s (%d bytes compressed) exceeds the whole spool (%d bytes); dropped",
+                    report_id,
+                    len(body_gz),
+                    self.max_bytes,
+                )
+                return False
+            evicted = self._evict_for(len(body_gz))
+            seq = self._next_seq
+            name = f"{seq:012d}-{safe_id}.json.gz"
+            write_file_atomic(self.directory / name, body_gz, 0o640)
+            self._next_seq = seq + 1
+            self._slots.append(_Slot(seq, name, len(body_gz)))
+            self._bytes += len(body_gz)
+            if evicted:
+                self._save_state()
+            return True
+
+    def _evict_for(self, incoming: int) -> int:
+        """Drop the oldest until one more Report of `incoming` bytes fits (lock held)."""
+        extra = 1 if incoming else 0
+        evicted = 0
+        while self._slots and (
+            len(self._slots) + extra > self.max_reports or self._bytes + incoming > self.max_bytes
+        ):
+            slot = self._slots.pop(0)
+            self._bytes -= slot.size
+            (self.directory / slot.name).unlink(missing_ok=True)
+            evicted += 1
+        if evicted:
+            self.dropped_total += evicted
+            log.warning(
+                "push spool full (%d Reports, %d bytes max): dropped the %d oldest",
+                self.max_reports,
+                self.max_bytes,
+                evicted,
+            )
+        return evicted
+
+    def peek_oldest(self) -> SpoolEntry | None:
+        """The oldest readable Report, or None; unreadable files met on the way are quarantined."""
+        with self._lock:
+            # Bounded: every turn either returns or removes one slot.
+            while self._slots:
+                slot = self._slots[0]
+                path = self.directory / slot.name
+                try:
+                    body = path.read_bytes()
+                    report_id = check_body(body)
+                except FileNotFoundError:
+                    log.warning("spool file %s vanished", path)
+                    self._forget(slot)
+                    continue
+                except (OSError, CorruptEntry) as exc:
+                    self._forget(slot)
+                    self._quarantine_path(path, str(exc))
+                    self._save_state()
+                    continue
+                return SpoolEntry(slot.seq, report_id, path, slot.size, body)
+            return None
+
+    def remove(self, entry: SpoolEntry, set_aside: bool = False) -> None:
+        """Forget an entry once acknowledged (or refused: `set_aside` keeps it in rejected/)."""
+        with self._lock:
+            slot = next((s for s in self._slots if s.seq == entry.seq), None)
+            if slot is None:  # already evicted while it was being sent
+                return
+            self._forget(slot)
+            path = self.directory / slot.name
+            if set_aside:
+                self._move_aside(path, REJECTED_DIR)
+            else:
+                path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                fsync_dir(self.directory)
+
+    def _forget(self, slot: _Slot) -> None:
+        self._slots.remove(slot)
+        self._bytes -= slot.size
+
+    def _quarantine_path(self, path: Path, why: str) -> None:
+        self.quarantined_total += 1
+        log.warning("spool file %s quarantined: %s", path.name, why)
+        self._move_aside(path, QUARANTINE_DIR)
+
+    def _move_aside(self, path: Path, side: str) -> None:
+        """Move a file into a side directory that keeps only its newest few files."""
+        target_dir = self.directory / side
+        try:
+            target_dir.mkdir(exist_ok=True, mode=0o750)
+            target = target_dir / f"{time.time_ns()}-{path.name.lstrip('.')}"
+            os.replace(path, target)
+            kept = sorted(p for p in target_dir.iterdir() if p.is_file())
+            for old in kept[:-SIDE_KEEP_FILES]:
+                old.unlink(missing_ok=True)
+        except OSError as exc:  # cannot move it: delete it rather than loop on it
+            log.warning("cannot set %s aside (%s); deleting it", path, exc)
+            with contextlib.suppress(OSError):
+                if path.is_dir():
+                    return
+                path.unlink(missing_ok=True)
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
