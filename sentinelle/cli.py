@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sentinelle import __version__
+from sentinelle.config import load_config
 from sentinelle.errors import SentinelleError
 from sentinelle.model import Report, Severity
 
@@ -63,6 +64,21 @@ def build_parser() -> argparse.ArgumentParser:
     run = agent_sub.add_parser("run", help="check on a schedule and serve /metrics")
     _add_config(run)
     run.add_argument("--once", action="store_true", help="run one cycle, then exit")
+    enroll = agent_sub.add_parser("enroll", help="enroll this agent with the syndicate's collector")
+    _add_config(enroll)
+    enroll.add_argument("--collector", required=True, metavar="URL", help="https://…")
+    enroll.add_argument("--token", required=True, help="the commune's enrollment token")
+    enroll.add_argument("--hostname", help="host label to ask for (default: this host's name)")
+    enroll.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help="PEM CA of a private collector certificate (also set push.ca_bundle)",
+    )
+    enroll.add_argument(
+        "--force",
+        action="store_true",
+        help="enroll again even though credentials exist (a new agent id)",
+    )
 
     backup = sub.add_parser("backup", help="backup bookkeeping")
     backup_sub = backup.add_subparsers(dest="backup_command", required=True)
@@ -139,29 +155,74 @@ def cmd_checks(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    if args.agent_command == "enroll":
+        return cmd_agent_enroll(args)
+    return cmd_agent_run(args)
+
+
+def cmd_agent_enroll(args: argparse.Namespace) -> int:
+    from sentinelle.agent import enroll
+    from sentinelle.rules import load_rules
+    from sentinelle.runner import known_params
+
+    config = load_config(args.config, known_params(load_rules()))
+    creds = enroll.enroll(
+        args.collector,
+        args.token,
+        args.hostname or enroll.default_hostname(),
+        config.agent.state_dir,
+        ca_bundle=args.ca_bundle or config.push.ca_bundle,
+        timeout=config.push.timeout_seconds,
+        replace=args.force,
+    )
+    print(
+        f"enrolled as {creds.agent_id}: commune {creds.commune}, host {creds.host}; "
+        f"credentials in {enroll.credentials_path(config.agent.state_dir)}"
+    )
+    return 0
+
+
 def cmd_agent_run(args: argparse.Namespace) -> int:
     from sentinelle.agent.daemon import Agent
+    from sentinelle.agent.push import build_pusher
     from sentinelle.runner import build_setup
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     setup = build_setup(args.config)
     agent = Agent(setup)
     agent.install_signal_handlers()
-    if args.once:
-        report = agent.cycle()
-        if report is None:
-            return 1
-        print(
-            f"{report.host.get('hostname')}: score {report.score.value:.0f}/100, "
-            f"grade {report.score.grade}, report in {agent.state_dir / 'last-report.json'}"
+    pusher = build_pusher(setup.config, stop_event=agent.stop_event)
+    if pusher is not None:
+        agent.hooks.append(pusher.on_report)
+        agent.state.extra.append(pusher.collector())
+    try:
+        if args.once:
+            report = agent.cycle()
+            if report is None:
+                return 1
+            pushed = ""
+            if pusher is not None and pusher.credentials() is not None:
+                pusher.drain()
+                status = pusher.status()
+                pushed = f", {status.spool_depth} Report(s) left in the spool"
+            print(
+                f"{report.host.get('hostname')}: score {report.score.value:.0f}/100, "
+                f"grade {report.score.grade}, report in "
+                f"{agent.state_dir / 'last-report.json'}{pushed}"
+            )
+            return 0
+        if pusher is not None:
+            pusher.start()
+        addr, port = agent.serve()
+        logging.getLogger("sentinelle.agent").info(
+            "serving /metrics on http://%s:%d/metrics", addr, port
         )
+        agent.run_forever()
         return 0
-    addr, port = agent.serve()
-    logging.getLogger("sentinelle.agent").info(
-        "serving /metrics on http://%s:%d/metrics", addr, port
-    )
-    agent.run_forever()
-    return 0
+    finally:
+        if pusher is not None:
+            pusher.close()
 
 
 def cmd_backup_restore_tested(args: argparse.Namespace) -> int:
@@ -199,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "check": cmd_check,
         "checks": cmd_checks,
-        "agent": cmd_agent_run,
+        "agent": cmd_agent,
         "backup": cmd_backup_restore_tested,
         "collector": cmd_collector,
     }

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -14,13 +12,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from sentinelle.collector.embedded import EmbeddedCollector
 from sentinelle.collector.records import Commune, EnrollmentToken
 from sentinelle.collector.secrets import digest, new_secret, new_token_id
-from sentinelle.collector.server import CollectorService, serve
+from sentinelle.collector.server import CollectorService
 from sentinelle.collector.settings import CollectorSettings
-from sentinelle.collector.store import Store, open_store
-from sentinelle.rules import load_rules
-from sentinelle.scoring import ScoringPolicy
+from sentinelle.collector.store import Store
 
 
 @dataclass
@@ -84,37 +81,8 @@ def auth(creds: dict[str, Any]) -> dict[str, str]:
 @contextmanager
 def running_collector(tmp_path: Path, store_url: str | None = None,
                       **overrides: Any) -> Iterator[Running]:
-    """Start a collector on a free loopback port; stop it (and its store) on exit."""
+    """Start a real collector on a free loopback port; stop it (and its store) on exit."""
     settings = replace(CollectorSettings(), listen_address="127.0.0.1:0",
                        store=store_url or f"sqlite:///{tmp_path / 'collector.db'}", **overrides)
-    store = open_store(settings.store)
-    service = CollectorService(settings, store, ScoringPolicy.from_data(load_rules().scoring))
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    bound: dict[str, Any] = {}
-    started = threading.Event()
-
-    def ready(host: str, port: int) -> None:
-        bound["url"] = f"http://{host}:{port}"
-        started.set()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(serve(service, stop, ready))
-        except BaseException as exc:  # surface start-up failures to the test
-            bound["error"] = exc
-            started.set()
-
-    thread = threading.Thread(target=run, name="collector", daemon=True)
-    thread.start()
-    assert started.wait(30), "collector did not start"
-    if "error" in bound:
-        raise bound["error"]
-    try:
-        yield Running(bound["url"], service, store)
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(30)
-        loop.close()
-        store.close()
+    with EmbeddedCollector(settings) as collector:
+        yield Running(collector.url, collector.service, collector.store)
