@@ -58,26 +58,17 @@ def _metadata_note(text: str) -> str:
 
 
 def parse_check_update(text: str) -> list[str]:
-    """`name.arch` of each update listed by `dnf check-update` (wrapped long names included)."""
+    """`name.arch` of each update listed by `dnf check-update` (not the obsoleting section)."""
     found: list[str] = []
-    carried: str | None = None  # a name too long for its column, its version on the next line
     for raw in text.splitlines():
         line = raw.strip()
         if not line or _METADATA_LINE.match(line):
-            carried = None
             continue
         if line.startswith(_STOP_SECTIONS):
             break
         fields = line.split()
-        if carried is not None and len(fields) == 2:
-            found.append(carried)
-            carried = None
-            continue
-        carried = None
         if len(fields) == 3 and "." in fields[0]:
             found.append(fields[0])
-        elif len(fields) == 1 and "." in fields[0]:
-            carried = fields[0]
     return found
 
 
