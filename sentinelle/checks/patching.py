@@ -310,14 +310,18 @@ def _describe_age(seconds: float) -> str:
 
 
 def _installed_kernels(host: Host) -> dict[str, Path]:
-    """Kernel release -> the file or directory that shows it is installed."""
+    """Kernel release -> the file or directory whose mtime tells when it was installed."""
     found: dict[str, Path] = {}
     for path in host.glob("/boot", "vmlinuz-*"):
         found.setdefault(path.name.removeprefix("vmlinuz-"), path)
     for directory in KERNEL_DIRS:
         for path in host.glob(directory, "*"):
-            # A modules directory is the install date: dpkg keeps the packaged vmlinuz mtime.
-            if path.is_dir() and not path.is_symlink():
+            if not path.is_dir() or path.is_symlink():
+                continue
+            # A removed kernel can leave its modules directory behind (DKMS leftovers): it
+            # counts only with its image in /boot or its own kernel/ modules.
+            if path.name in found or (path / "kernel").is_dir():
+                # The modules directory dates the install: dpkg keeps vmlinuz's packaged mtime.
                 found[path.name] = path
     return found
 

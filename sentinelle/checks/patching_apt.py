@@ -11,6 +11,7 @@ update hooks are left alone. The pending-update count uses that copy when it is 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ _REFRESH_CONF_TEXT = """\
 #clear APT::Update::Post-Invoke-Stats;
 """
 
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
 _INST = re.compile(r"^Inst (?P<name>\S+)(?: \[(?P<old>[^\]]*)\])? \((?P<new>\S+)(?P<rest>[^)]*)\)")
 _ARCH_SUFFIX = re.compile(r"\s*\[[^\]]*\]\s*$")
 _SUMMARY = re.compile(
@@ -226,7 +228,8 @@ def simulate_argv(host: Host, lists: ListsState | None) -> list[str]:
     """The `apt-get -s upgrade` command line for this host and these lists."""
     argv = ["apt-get", "-s", *_READ_ONLY_OPTIONS]
     if not host.is_live:
-        # Dir re-roots the sources, the dpkg status and the lists under the inspected tree.
+        # Dir re-roots the sources, the dpkg status and the lists under the inspected tree
+        # (apt has already read this machine's apt.conf.d by then: it does not change the plan).
         argv += ["-o", f"Dir={host.root.resolve()}"]
     if lists is not None and lists.source == "agent":
         argv += ["-o", f"Dir::State::Lists={lists.directory}"]
@@ -285,7 +288,9 @@ def refresh_package_lists(
         "Dir::Cache::srcpkgcache=",
         "update",
     ]
-    result = host.run(argv, timeout=timeout)
+    # Commands run with a minimal environment; a proxy given in the environment must follow.
+    proxies = {k: v for k, v in os.environ.items() if k.lower() in _PROXY_VARIABLES}
+    result = host.run(argv, timeout=timeout, env=proxies or None)
     warnings = tuple(
         line.strip() for line in result.stderr.splitlines() if line.startswith(("W:", "E:"))
     )

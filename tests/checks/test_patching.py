@@ -569,8 +569,11 @@ def test_reboot_required_flag_lists_its_packages(tmp_path: Path) -> None:
 def test_newest_kernel_running_passes(tmp_path: Path) -> None:
     installed = {"6.1.0-9-amd64": FIXED_NOW, "6.1.0-37-amd64": FIXED_NOW}
     root = kernel_tree(tmp_path, "6.1.0-37-amd64", installed)
+    # What a purged kernel can leave behind (DKMS files): not an installed kernel.
+    write(root / "lib/modules/6.1.0-40-amd64/updates/dkms/vboxdrv.ko", "")
     f = only(run(RebootRequired, fixture_host(root), tmp_path / "s"))
     assert f.status is Status.PASS and value(f, "reboot_required") == 0
+    assert f.evidence["newest_installed_kernel"] == "6.1.0-37-amd64"
 
 
 def test_unknown_running_kernel_is_a_skip(tmp_path: Path) -> None:
