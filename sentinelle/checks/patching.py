@@ -8,6 +8,7 @@ agent's own state directory.
 
 from __future__ import annotations
 
+import os
 import platform
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sentinelle.checks.base import Check, register
 from sentinelle.checks.patching_apt import (
     ListsState,
+    agent_apt_dir,
     agent_lists,
     lists_in_use,
     refresh_package_lists,
@@ -115,6 +117,12 @@ class PendingUpdates(Check):
                 "unsupported package manager",
             )
 
+    def _cache_dir(self) -> Path | None:
+        """The agent's own apt directory, when its state directory can be written."""
+        state_dir = Path(self.context.config.agent.state_dir)
+        probe = state_dir if state_dir.exists() else state_dir.parent
+        return agent_apt_dir(state_dir) if os.access(probe, os.W_OK) else None
+
     def _skip(self, summary: str, reason: str) -> Finding:
         return self.finding(Status.SKIP, summary, {"reason": reason}, count=0, packages="")
 
@@ -125,7 +133,7 @@ class PendingUpdates(Check):
         lists = lists_in_use(host, self.context.config.agent.state_dir)
         argv = simulate_argv(host, lists)
         try:
-            plan = simulate_upgrade(host, lists, timeout)
+            plan = simulate_upgrade(host, lists, timeout, self._cache_dir())
         except CommandNotFound:
             yield self._skip(
                 "apt-get is not installed on this machine: pending updates cannot be counted.",

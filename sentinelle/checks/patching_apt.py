@@ -11,8 +11,11 @@ update hooks are left alone. The pending-update count uses that copy when it is 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -237,14 +240,72 @@ def simulate_argv(host: Host, lists: ListsState | None) -> list[str]:
     return argv
 
 
-def simulate_upgrade(host: Host, lists: ListsState | None, timeout: float) -> UpgradePlan:
-    """Run `apt-get -s upgrade` and parse it; CommandError when apt fails."""
+def simulate_upgrade(
+    host: Host, lists: ListsState | None, timeout: float, cache_dir: Path | None = None
+) -> UpgradePlan:
+    """Run `apt-get -s upgrade` and parse it; CommandError when apt fails.
+
+    With `cache_dir`, the simulation's output is kept with a fingerprint of everything it
+    depends on (dpkg status, package lists, apt configuration, apt itself): apt's resolver
+    takes seconds on a large upgrade, and between two hourly cycles these inputs rarely change.
+    """
     argv = simulate_argv(host, lists)
+    fingerprint = _simulation_inputs(host, argv, lists) if cache_dir is not None else ""
+    cache = cache_dir / SIMULATION_CACHE if cache_dir is not None else None
+    if cache is not None:
+        try:
+            saved = json.loads(cache.read_text(encoding="utf-8"))
+            if saved.get("inputs") == fingerprint and isinstance(saved.get("stdout"), str):
+                return parse_upgrade_simulation(saved["stdout"])
+        except (OSError, ValueError):
+            pass  # no usable cache: simulate
     result = host.run(argv, timeout=timeout)
     if not result.ok:
         detail = " / ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
         raise CommandError(f"apt-get -s upgrade failed (exit {result.returncode}): {detail}")
-    return parse_upgrade_simulation(result.stdout)
+    plan = parse_upgrade_simulation(result.stdout)
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(".tmp")
+            tmp.write_text(
+                json.dumps({"inputs": fingerprint, "stdout": result.stdout}), encoding="utf-8"
+            )
+            os.replace(tmp, cache)
+        except OSError:
+            pass  # a read-only state directory only costs speed
+    return plan
+
+
+SIMULATION_CACHE = "upgrade-simulation.json"
+_SIMULATION_INPUTS = (
+    "/var/lib/dpkg/status",
+    "/etc/apt/sources.list",
+    "/etc/apt/sources.list.d",
+    "/etc/apt/preferences",
+    "/etc/apt/preferences.d",
+    "/etc/apt/apt.conf.d",
+    "/etc/apt/trusted.gpg.d",
+)
+
+
+def _simulation_inputs(host: Host, argv: list[str], lists: ListsState | None) -> str:
+    """A digest of the names, sizes and modification times of what apt's plan depends on."""
+    digest = hashlib.sha256(json.dumps(argv).encode())
+    paths = [host.path(p) for p in _SIMULATION_INPUTS]
+    paths.append(lists.directory if lists is not None else host.path(SYSTEM_LISTS))
+    apt_get = shutil.which("apt-get")
+    if apt_get:
+        paths.append(Path(apt_get))
+    for path in paths:
+        entries = sorted(path.iterdir()) if path.is_dir() else [path]
+        for entry in entries:
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            digest.update(f"{entry}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -916,3 +916,32 @@ def test_os_support_file_in_a_rules_dir_is_validated_when_loaded(tmp_path: Path)
     (tmp_path / "rules/os_support.yaml").write_text("systems:\n  debian: [12]\n")
     with pytest.raises(ConfigError, match=r"os_support\.yaml: key 'systems\.debian'"):
         load_os_support(load_rules(tmp_path / "rules"))
+
+
+def test_simulation_is_reused_until_an_input_changes(tmp_path: Path) -> None:
+    """apt's resolver is slow: an unchanged system reuses the last simulation, a changed dpkg
+    status or list file runs apt-get again."""
+    root = debian_tree(tmp_path)
+    calls: list[list[str]] = []
+
+    def counting(argv: Any, timeout: float, env: Any) -> Any:
+        calls.append(list(argv))
+        return subprocess_runner(argv, timeout, env)
+
+    need_tool("apt-get")
+    host = Host(root=root, runner=counting, clock=lambda: FIXED_NOW)
+    state = tmp_path / "state"
+    first = by_kind(run(PendingUpdates, host, state))
+    second = by_kind(run(PendingUpdates, host, state))
+    assert len(calls) == 1
+    assert second["security"].evidence["packages"] == first["security"].evidence["packages"]
+    assert (state / "apt" / "upgrade-simulation.json").is_file()
+    status = root / "var/lib/dpkg/status"
+    status.write_text(status.read_text() + "\n")  # an install or upgrade rewrites it
+    run(PendingUpdates, host, state)
+    assert len(calls) == 2
+    touch(next((root / "var/lib/apt/lists").iterdir()), FIXED_NOW)  # an `apt-get update`
+    run(PendingUpdates, host, state)
+    assert len(calls) == 3
+    run(PendingUpdates, host, state)
+    assert len(calls) == 3
