@@ -129,7 +129,7 @@ def running_fleet(tmp_path: Path, rule_files: tuple[str, ...] = (),
             free_port())
         prometheus.start()
         try:
-            prometheus.wait_for("count(sentinelle_host_risk_score) >= %d" % len(AGENTS))
+            prometheus.wait_for(f"count(sentinelle_host_risk_score) >= {len(AGENTS)}")
             yield RunningFleet(collector, prometheus, fleet_reports)
         finally:
             prometheus.stop()

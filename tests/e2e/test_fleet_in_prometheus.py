@@ -6,16 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import need_tool
-from tests.e2e.fleet import AGENTS, COMMUNES, RunningFleet, running_fleet
-
-
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> RunningFleet:
-    need_tool("prometheus")
-    need_tool("restic")
-    with running_fleet(tmp_path_factory.mktemp("fleet")) as running:
-        yield running  # type: ignore[misc]
+from tests.e2e.fleet import AGENTS, COMMUNES, RunningFleet
 
 
 def values(result: list[dict[str, object]], label: str) -> dict[str, float]:
