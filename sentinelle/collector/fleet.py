@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -176,6 +176,18 @@ class Fleet:
             for state, n in by_state.items():
                 hosts.add_metric([code, state], n)
         return (info, population, score, grade, hosts, last, silent)
+
+    def families(self, now: float) -> Iterator[Metric]:
+        """The same series as `render`, as metric families (for remote write).
+
+        Decodes every reporting host's Report: for a large fleet this costs seconds, which is
+        why only the remote-write thread calls it, once per interval.
+        """
+        yield from self._commune_families(now)
+        for entry in self.hosts():
+            if entry.body is not None and not self.is_silent(entry, now):
+                labels = {"commune": entry.agent.commune, "host": entry.agent.host}
+                yield from report_metrics(entry.report(), labels)
 
     def render(self, now: float) -> str:
         """The fleet exposition: commune series, then every non-silent host's posture."""

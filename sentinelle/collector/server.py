@@ -15,6 +15,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -33,10 +34,12 @@ from sentinelle.collector.fleet import Fleet
 from sentinelle.collector.ingest import GroupCommitter, RateLimiter
 from sentinelle.collector.openapi import openapi_document
 from sentinelle.collector.records import AgentRecord, CheckState, DailySnapshot, IncomingReport
+from sentinelle.collector.remote_write import RemoteWriter
 from sentinelle.collector.secrets import digest, new_agent_id, new_secret, verify
 from sentinelle.collector.settings import CollectorSettings
 from sentinelle.collector.store import Redemption, Store
 from sentinelle.collector.validate import ReportInvalid, decode_report
+from sentinelle.errors import ConfigError
 from sentinelle.model import STATUS_ORDER, Score
 from sentinelle.scoring import ScoringPolicy, score_outcomes
 
@@ -110,6 +113,19 @@ class CollectorService:
             registry=self.registry,
             multiprocess_mode="mostrecent",
         )
+        self.rw_samples = Counter(
+            "sentinelle_collector_remote_write_samples",
+            "Samples sent to the remote-write URL, by result.",
+            ["result"],
+            registry=self.registry,
+        )
+        self.rw_last_success = Gauge(
+            "sentinelle_collector_remote_write_last_success_timestamp_seconds",
+            "When the last remote write fully succeeded (Unix seconds).",
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
+        self.remote_writer = build_remote_writer(settings)
         for result in ("stored", "duplicate", "rejected", "unauthorized", "rate_limited", "error"):
             self.pushes.labels(result)
 
@@ -141,6 +157,9 @@ class CollectorService:
             ),
             asyncio.create_task(self._every(FLEET_SYNC_SECONDS, self.sync_fleet)),
         ]
+        if self.primary and self.remote_writer is not None:
+            interval = self.settings.remote_write.interval_seconds  # type: ignore[union-attr]
+            self._tasks.append(asyncio.create_task(self._every(interval, self.remote_write)))
         if self.primary:  # jobs that must run once per collector, not once per worker
             self._tasks += [
                 asyncio.create_task(
@@ -157,6 +176,21 @@ class CollectorService:
         if self.primary:
             await loop.run_in_executor(None, self.take_snapshots)
         self.committer.close()
+        if self.remote_writer is not None:
+            self.remote_writer.close()
+
+    def remote_write(self) -> None:
+        """Send the fleet's current series to the remote-write URL (Mimir, VictoriaMetrics)."""
+        if self.remote_writer is None:
+            return
+        if self.settings.workers > 1:
+            self.sync_fleet()
+        now = self.clock()
+        result = self.remote_writer.write_families(self.fleet.families(now), now)
+        self.rw_samples.labels("sent").inc(result.samples_sent)
+        self.rw_samples.labels("failed").inc(result.samples_failed)
+        if result.ok:
+            self.rw_last_success.set(now)
 
     async def _every(self, seconds: float, job: Callable[[], object]) -> None:
         loop = asyncio.get_running_loop()
@@ -482,6 +516,21 @@ def _check_states(results: list[Any]) -> tuple[CheckState, ...]:
 
 
 STATUS_RANK = {s.value: i for i, s in enumerate(STATUS_ORDER)}
+
+
+def build_remote_writer(settings: CollectorSettings) -> RemoteWriter | None:
+    rw = settings.remote_write
+    if rw is None:
+        return None
+    token = None
+    if rw.bearer_token_file:
+        try:
+            token = Path(rw.bearer_token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                settings.source, "remote_write.bearer_token_file", "a readable file", str(exc)
+            ) from exc
+    return RemoteWriter(rw.url, bearer_token=token, headers=rw.headers, ca_bundle=rw.ca_bundle)
 
 
 def ssl_context(settings: CollectorSettings) -> ssl.SSLContext | None:
