@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sentinelle.collector.records import (
@@ -36,6 +37,20 @@ class Redemption(enum.Enum):
     EXPIRED = "expired"
     USED_UP = "used_up"
     REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """One raw Report kept by the collector, with its registry labels (see `reports_between`)."""
+
+    agent_id: str
+    report_id: str
+    host: str
+    received_at: datetime
+    generated_at: datetime
+    score: float
+    grade: str
+    body: bytes  # the Report as gzip-compressed JSON
 
 
 class Store(ABC):
@@ -105,6 +120,11 @@ class Store(ABC):
 
     @abstractmethod
     def count_reports(self, agent_id: str | None = None) -> int: ...
+
+    @abstractmethod
+    def reports_between(self, commune: str, start: datetime, end: datetime) -> list[StoredReport]:
+        """The raw Reports of the commune's agents (revoked ones included) generated in
+        [start, end), oldest first; only those still within the raw-report retention."""
 
     @abstractmethod
     def prune_reports(self, before: datetime) -> int:

@@ -24,7 +24,7 @@ from sentinelle.collector.records import (
     IncomingReport,
     LatestReport,
 )
-from sentinelle.collector.store import Redemption, Store, StoreError
+from sentinelle.collector.store import Redemption, Store, StoredReport, StoreError
 
 try:
     import psycopg
@@ -549,6 +549,30 @@ class PostgresStore(Store):
     def count_reports(self, agent_id: str | None = None) -> int:
         sql = "SELECT count(*) AS n FROM reports" + (" WHERE agent_id = %s" if agent_id else "")
         return int(self._query(sql, (agent_id,) if agent_id else ())[0]["n"])
+
+    def reports_between(self, commune: str, start: datetime, end: datetime) -> list[StoredReport]:
+        # By agent: the primary key's agent_id prefix finds the rows without a new index.
+        rows = self._query(
+            "SELECT agent_id, report_id, host, received_at, generated_at, score, grade, body "
+            "FROM reports WHERE agent_id IN (SELECT agent_id FROM agents WHERE commune = %s) "
+            "AND commune = %s AND generated_at >= %s AND generated_at < %s "
+            "ORDER BY generated_at, agent_id, report_id",
+            (commune, commune, _utc(start), _utc(end)),
+            what=f"cannot read the reports of {commune}",
+        )
+        return [
+            StoredReport(
+                r["agent_id"],
+                r["report_id"],
+                r["host"],
+                r["received_at"],
+                r["generated_at"],
+                float(r["score"]),
+                r["grade"],
+                bytes(r["body"]),
+            )
+            for r in rows
+        ]
 
     def prune_reports(self, before: datetime) -> int:
         with self._tx("cannot prune reports") as conn:

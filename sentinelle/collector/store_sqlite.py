@@ -20,7 +20,7 @@ from sentinelle.collector.records import (
     IncomingReport,
     LatestReport,
 )
-from sentinelle.collector.store import Redemption, Store, StoreError
+from sentinelle.collector.store import Redemption, Store, StoredReport, StoreError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS communes (
@@ -353,6 +353,29 @@ class SQLiteStore(Store):
     def count_reports(self, agent_id: str | None = None) -> int:
         sql = "SELECT count(*) FROM reports" + (" WHERE agent_id=?" if agent_id else "")
         return int(self._query(sql, (agent_id,) if agent_id else ())[0][0])
+
+    def reports_between(self, commune: str, start: datetime, end: datetime) -> list[StoredReport]:
+        # By agent: the primary key's agent_id prefix finds the rows without a new index.
+        rows = self._query(
+            "SELECT agent_id, report_id, host, received_at, generated_at, score, grade, body "
+            "FROM reports WHERE agent_id IN (SELECT agent_id FROM agents WHERE commune=?) "
+            "AND commune=? AND generated_at >= ? AND generated_at < ? "
+            "ORDER BY generated_at, agent_id, report_id",
+            (commune, commune, _iso(start), _iso(end)),
+        )
+        return [
+            StoredReport(
+                r["agent_id"],
+                r["report_id"],
+                r["host"],
+                _dt(r["received_at"]) or datetime.min,
+                _dt(r["generated_at"]) or datetime.min,
+                float(r["score"]),
+                r["grade"],
+                bytes(r["body"]),
+            )
+            for r in rows
+        ]
 
     def prune_reports(self, before: datetime) -> int:
         with self._tx() as db:
