@@ -88,6 +88,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(tested)
     tested.add_argument("--location", required=True, help="backup location name from the config")
     tested.add_argument("--note", default="", help="what was restored, by whom")
+    demo = sub.add_parser(
+        "demo", help="collector + this machine's agent + Prometheus, on loopback, in one command"
+    )
+    demo.add_argument(
+        "--dir",
+        default=None,
+        metavar="DIR",
+        help="where the demo keeps its files (default: ./sentinelle-demo)",
+    )
+    demo.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="stop after this long (default: run until Ctrl-C)",
+    )
+    demo.add_argument(
+        "--interval",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="seconds between the agent's check cycles (default 300)",
+    )
+    demo.add_argument("--lang", choices=("fr", "en"))
+
     from sentinelle.collector.cli import add_collector_parser
 
     add_collector_parser(sub)
@@ -255,6 +279,22 @@ def cmd_collector(args: argparse.Namespace) -> int:
     return run_collector(args)
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sentinelle.console import default_lang
+    from sentinelle.demo import DemoOptions, run_demo
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    directory = Path(args.dir) if args.dir else Path.cwd() / "sentinelle-demo"
+    return run_demo(
+        DemoOptions(
+            directory=directory.resolve(),
+            interval_seconds=args.interval,
+            duration_seconds=args.duration,
+            lang=args.lang or default_lang(),
+        )
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
@@ -263,6 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "agent": cmd_agent,
         "backup": cmd_backup_restore_tested,
         "collector": cmd_collector,
+        "demo": cmd_demo,
     }
     try:
         return handlers[args.command](args)

@@ -120,7 +120,12 @@ class Agent:
             self.stop_event.wait(
                 next_delay(settings.interval_seconds, settings.jitter_fraction, self._rng)
             )
+        self.close()
+
+    def close(self) -> None:
+        """Stop serving /metrics (idempotent)."""
         server = getattr(self, "_server", None)
         if server is not None:
+            self._server = None
             server.shutdown()
             server.server_close()
