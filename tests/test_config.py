@@ -136,3 +136,13 @@ def test_config_override_reaches_check_params(tmp_path: Path) -> None:
     setup = build_setup(path, [key])
     (check,) = [c for c in setup.checks if c.id == key]
     assert check.params[name] == new_value
+
+
+def test_example_configs_are_valid() -> None:
+    from sentinelle.collector.settings import load_settings
+
+    root = Path(__file__).resolve().parent.parent
+    agent = load_config(root / "examples/agent.yaml", known_params(load_rules()))
+    assert [b.name for b in agent.backups] == ["nas", "usb-hors-ligne"]
+    collector = load_settings(root / "examples/collector.yaml")
+    assert collector.workers == 2 and collector.snapshot_retention_days >= 397
