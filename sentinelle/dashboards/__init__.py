@@ -1,0 +1,8 @@
+"""Grafana dashboards as code: built with the Grafana Foundation SDK, committed as JSON.
+
+`python -m sentinelle.dashboards build` (or `sentinelle dashboards build`) writes
+`dashboards/*.json`; a test fails when the committed files differ from what the code builds.
+`sentinelle dashboards push` sends them to a Grafana server through its HTTP API.
+"""
+
+from __future__ import annotations
