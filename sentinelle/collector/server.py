@@ -236,8 +236,12 @@ class CollectorService:
         return self.registry
 
     def refresh_registry(self) -> None:
-        self.fleet.set_registry(self.store.list_communes(), self.store.list_agents())
-        self._agents.clear()
+        """Reload communes and agents; every known agent's record is cached for auth, so a push
+        from a known agent needs no database read (a revocation applies at the next refresh)."""
+        agents = self.store.list_agents()
+        self.fleet.set_registry(self.store.list_communes(), agents)
+        now = time.monotonic()
+        self._agents = {a.agent_id: (a, now) for a in agents}
 
     def take_snapshots(self) -> None:
         """Today's per-commune snapshot from the current fleet (kept 13 months and more)."""
@@ -288,7 +292,8 @@ class CollectorService:
     async def _agent(self, agent_id: str) -> AgentRecord | None:
         now = time.monotonic()
         cached = self._agents.get(agent_id)
-        if cached is not None and now - cached[1] < AGENT_CACHE_SECONDS:
+        ttl = max(AGENT_CACHE_SECONDS, 2 * self.settings.registry_refresh_seconds)
+        if cached is not None and now - cached[1] < ttl:
             return cached[0]
         loop = asyncio.get_running_loop()
         agent = await loop.run_in_executor(None, self.store.get_agent, agent_id)

@@ -43,7 +43,7 @@ class CollectorSettings:
     silent_after_seconds: float = 6 * 3600
     raw_report_retention_days: int = 90
     snapshot_retention_days: int = 400
-    registry_refresh_seconds: float = 15.0
+    registry_refresh_seconds: float = 10.0  # how soon a revocation from the CLI applies
     snapshot_interval_seconds: float = 300.0
     agent_port: int = 9830  # for /sd: where agents serve /metrics in pull setups
     limits: Limits = field(default_factory=Limits)

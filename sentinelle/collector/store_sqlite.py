@@ -106,6 +106,12 @@ class SQLiteStore(Store):
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=30000")
+        self._read_lock = threading.Lock()
+        self._reader: sqlite3.Connection | None = None
+        if path != ":memory:":
+            self._reader = sqlite3.connect(path, check_same_thread=False, timeout=30)
+            self._reader.row_factory = sqlite3.Row
+            self._reader.execute("PRAGMA busy_timeout=30000")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -127,9 +133,12 @@ class SQLiteStore(Store):
                 raise
 
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
-        with self._lock:
+        # Reads use their own connection: in WAL mode they see the last commit without waiting
+        # for the writer's fsync (an in-memory database has only the one connection).
+        db, lock = (self._reader, self._read_lock) if self._reader else (self._db, self._lock)
+        with lock:
             try:
-                return list(self._db.execute(sql, args))
+                return list(db.execute(sql, args))
             except sqlite3.Error as exc:
                 raise StoreError(f"SQLite {self.path}: {exc}") from exc
 
@@ -140,6 +149,9 @@ class SQLiteStore(Store):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        if self._reader is not None:
+            with self._read_lock:
+                self._reader.close()
 
     def upsert_commune(self, commune: Commune) -> None:
         with self._tx() as db:

@@ -180,6 +180,7 @@ def decode_report(body: bytes, limits: Limits) -> Any:
             if raw[:1] != b"{":
                 raise ReportInvalid(f"$.results[{i}].{name}", "Expected `object`")
             if len(raw) > limits.max_string * 4:
-                raise ReportInvalid(f"$.results[{i}].{name}",
-                                    f"longer than {limits.max_string * 4} bytes")
+                raise ReportInvalid(
+                    f"$.results[{i}].{name}", f"longer than {limits.max_string * 4} bytes"
+                )
     return report
