@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sentinelle.dashboards.build import build_all, default_output_dir, stale_files, write_all
-from sentinelle.dashboards.push import DEFAULT_FOLDER, DEFAULT_TIMEOUT, push_dashboards
+from sentinelle.dashboards import DEFAULT_FOLDER, DEFAULT_TIMEOUT
 from sentinelle.errors import SentinelleError
 
 
@@ -40,6 +39,15 @@ def add_dashboards_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_dashboards(args: argparse.Namespace) -> int:
     """Run the chosen sub-command; SentinelleError goes up to the caller's handler."""
+    # Imported here: the Grafana libraries load only when a dashboards command runs.
+    from sentinelle.dashboards.build import (
+        build_all,
+        default_output_dir,
+        stale_files,
+        write_all,
+    )
+    from sentinelle.dashboards.push import push_dashboards
+
     command = args.dashboards_command
     if command == "build":
         for path in write_all(args.output or default_output_dir()):

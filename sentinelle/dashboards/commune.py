@@ -94,7 +94,7 @@ def build(rules: RuleSet) -> db.Dashboard:
     dash.with_panel(stat_panel(
         "Population",
         "Population de la commune (INSEE), pour comparer des communes de même taille.",
-        [Q(f"sentinelle_commune_population{{{C}}}")], width=3))
+        [Q(f"sentinelle_commune_population{{{C}}}")], unit="none", width=3))
 
     dash.with_row(db.Row("Serveurs de ${commune_name}"))
     dash.with_panel(table_panel(

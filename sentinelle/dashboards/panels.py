@@ -192,7 +192,9 @@ def link(title: str, url: str) -> dict[str, object]:
 
 
 def commune_link() -> dict[str, object]:
-    return link("Ouvrir le tableau de bord de la commune", dashboard_url(UID_COMMUNE, "commune"))
+    """Link from any column of a row that has a `commune` field (INSEE code) to its dashboard."""
+    return link("Ouvrir le tableau de bord de la commune",
+                dashboard_url(UID_COMMUNE, "commune", "${__data.fields.commune}"))
 
 
 def check_link() -> dict[str, object]:

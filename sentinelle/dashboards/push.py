@@ -25,10 +25,11 @@ from grafana_client.client import (
 )
 
 from sentinelle import __version__
+from sentinelle.dashboards import DEFAULT_FOLDER, DEFAULT_TIMEOUT
 from sentinelle.errors import SentinelleError
 
-DEFAULT_FOLDER = "Sentinelle"
-DEFAULT_TIMEOUT = 10.0
+__all__ = ["DEFAULT_FOLDER", "DEFAULT_TIMEOUT", "GrafanaPushError", "push_dashboards"]
+
 UID_MAX = 40  # Grafana's limit for folder and dashboard uids
 
 

@@ -191,16 +191,26 @@ def test_links_point_to_existing_dashboards_and_variables(
     links = 0
     for data in built.values():
         for panel in visual_panels(data):
+            if panel["type"] != "table":
+                continue
+            organize = next(t for t in panel["transformations"] if t["id"] == "organize")
+            columns = set(organize["options"]["renameByName"]) - {
+                k for k, v in organize["options"]["excludeByName"].items() if v}
             for override in panel["fieldConfig"]["overrides"]:
                 for prop in override["properties"]:
                     if prop["id"] != "links":
                         continue
                     for link in prop["value"]:
-                        m = re.match(r"^/d/([\w-]+)\?var-(\w+)=", link["url"])
+                        m = re.match(r"^/d/([\w-]+)\?var-(\w+)=([^&]+)&", link["url"])
                         assert m, link["url"]
                         target = by_uid[m.group(1)]
                         names = {v["name"] for v in target["templating"]["list"]}
                         assert m.group(2) in names
+                        # A link reading another field of the row needs that field shown.
+                        field = re.fullmatch(r"\$\{__data\.fields\.(\w+)\}", m.group(3))
+                        assert field or m.group(3) == "${__value.raw}", link["url"]
+                        if field:
+                            assert field.group(1) in columns, (panel["title"], link["url"])
                         links += 1
     assert links >= 8
 
@@ -244,3 +254,27 @@ def test_agent_health_says_where_the_spool_metrics_are(
 def test_render_is_stable(built: dict[str, dict[str, Any]]) -> None:
     again = build_all()
     assert [render(d) for d in again.values()] == [render(d) for d in built.values()]
+
+
+def test_cli_parser_as_wired_into_sentinelle(tmp_path: Path) -> None:
+    import argparse
+
+    from sentinelle.dashboards.cli import add_dashboards_parser, run_dashboards
+
+    parser = argparse.ArgumentParser(prog="sentinelle")
+    add_dashboards_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["dashboards", "build", "--output", str(tmp_path)])
+    assert run_dashboards(args) == 0
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == sorted(BUILDERS)
+    assert run_dashboards(parser.parse_args(["dashboards", "check", "--output",
+                                             str(tmp_path)])) == 0
+    push = parser.parse_args(["dashboards", "push", "--grafana-url", "http://127.0.0.1:1/"])
+    assert (push.folder, push.timeout) == ("Sentinelle", 10.0)
+
+
+def test_registering_the_command_loads_no_grafana_library() -> None:
+    code = ("import sys, sentinelle.dashboards.cli; "
+            "print(sorted(m for m in sys.modules if m.startswith(('grafana', 'niquests'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
