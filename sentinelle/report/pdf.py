@@ -1,0 +1,345 @@
+"""HTML to PDF with headless Chromium (Debian's `chromium` package), driven over its DevTools
+pipe so that one browser prints hundreds of pages.
+
+Starting Chromium costs about a second; printing one page through an open tab a tenth of that.
+`--remote-debugging-pipe` speaks the DevTools protocol over two inherited file descriptors
+(3: commands in, 4: replies out, NUL-separated JSON): no port is opened, nothing to secure. Pages
+are loaded from files in a private temporary directory, and the browser resolves no host name,
+so a page can never fetch anything from the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import queue
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from sentinelle.errors import SentinelleError
+
+CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# A4 with the 10 mm margins of render_html's @page rule, in CSS pixels (96 per inch).
+A4_INCHES = (8.27, 11.69)
+PRINTABLE_HEIGHT_PX = (297 - 20) / 25.4 * 96
+
+
+class PdfError(SentinelleError):
+    """Chromium is missing, did not start, or failed to print a page."""
+
+
+def find_chromium(configured: str | None = None) -> str:
+    if configured:
+        if not (os.path.isfile(configured) and os.access(configured, os.X_OK)):
+            raise PdfError(f"pdf.chromium: {configured} is not an executable file")
+        return configured
+    for name in CANDIDATES:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise PdfError("making PDFs needs Chromium: install it with `apt-get install chromium`")
+
+
+class _Pipe:
+    """The DevTools protocol over the two pipes: numbered calls, replies and events."""
+
+    def __init__(self, to_browser: int, from_browser: int) -> None:
+        self._out = to_browser
+        self._in = from_browser
+        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._next = 0
+        self._replies: dict[int, dict[str, Any]] = {}
+        self._events: dict[str, deque[dict[str, Any]]] = {}
+        self.closed: str | None = None
+        self._reader = threading.Thread(target=self._read, name="chromium-pipe", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        buffer = b""
+        try:
+            while True:
+                chunk = os.read(self._in, 1 << 20)
+                if not chunk:
+                    break
+                buffer += chunk
+                *messages, buffer = buffer.split(b"\0")
+                with self._cond:
+                    for raw in messages:
+                        message = json.loads(raw)
+                        if "id" in message:
+                            self._replies[int(message["id"])] = message
+                        else:
+                            session = str(message.get("sessionId", ""))
+                            self._events.setdefault(session, deque(maxlen=200)).append(message)
+                    self._cond.notify_all()
+        except (OSError, ValueError) as exc:
+            reason = f"DevTools pipe failed: {exc}"
+        else:
+            reason = "Chromium closed its DevTools pipe (it exited)"
+        with self._cond:
+            self.closed = reason
+            self._cond.notify_all()
+
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
+        with self._lock:
+            self._next += 1
+            ident = self._next
+            message: dict[str, Any] = {"id": ident, "method": method, "params": params or {}}
+            if session:
+                message["sessionId"] = session
+            data = json.dumps(message).encode() + b"\0"
+            try:
+                while data:
+                    data = data[os.write(self._out, data):]
+            except OSError as exc:
+                raise PdfError(f"cannot talk to Chromium: {exc}") from exc
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while ident not in self._replies:
+                if self.closed:
+                    raise PdfError(self.closed)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise PdfError(f"Chromium did not answer {method} within {timeout:g} s")
+                self._cond.wait(remaining)
+            reply = self._replies.pop(ident)
+        if "error" in reply:
+            raise PdfError(f"Chromium refused {method}: {reply['error'].get('message')}")
+        result: dict[str, Any] = reply.get("result", {})
+        return result
+
+    def close(self) -> None:
+        for fd in (self._out, self._in):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def clear_events(self, session: str) -> None:
+        with self._cond:
+            self._events.pop(session, None)
+
+    def wait_event(self, session: str, method: str, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                events = self._events.get(session, deque())
+                while events:
+                    event = events.popleft()
+                    if event.get("method") == method:
+                        return event
+                if self.closed:
+                    raise PdfError(self.closed)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise PdfError(f"Chromium sent no {method} within {timeout:g} s")
+                self._cond.wait(remaining)
+
+
+class ChromiumPdf:
+    """A headless Chromium with `workers` tabs printing pages to one-page A4 PDFs.
+
+    Use as a context manager; `render_many` prints several pages concurrently (one per tab).
+    """
+
+    def __init__(
+        self, binary: str | None = None, workers: int = 2, timeout: float = 60.0
+    ) -> None:
+        self.binary = find_chromium(binary)
+        self.workers = max(1, workers)
+        self.timeout = timeout
+        self._dir: Path | None = None
+        self._pid: int | None = None
+        self._pipe: _Pipe | None = None
+        self._tabs: queue.Queue[str] = queue.Queue()
+        self._count = 0
+        self._count_lock = threading.Lock()
+
+    def __enter__(self) -> ChromiumPdf:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _log_tail(self) -> str:
+        if self._dir is None:
+            return ""
+        try:
+            text = (self._dir / "chromium.log").read_text(errors="replace")
+        except OSError:
+            return ""
+        lines = [ln for ln in text.splitlines() if "dbus" not in ln.lower()]
+        return " | ".join(lines[-3:])
+
+    def start(self) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="sentinelle-pdf-"))
+        flags = [
+            "--headless",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-default-apps",
+            "--mute-audio",
+            "--hide-scrollbars",
+            # The pages are self-contained: resolving no host name keeps them off the network.
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--remote-debugging-pipe",
+            f"--user-data-dir={self._dir / 'profile'}",
+        ]
+        if os.geteuid() == 0:
+            flags.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox
+        to_child, to_browser = _pipe_above(10)  # we write commands, Chromium reads fd 3
+        from_browser, from_child = _pipe_above(10)  # Chromium writes replies on fd 4
+        log = os.open(self._dir / "chromium.log", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            # posix_spawn maps the pipe ends to fds 3 and 4 where Chromium expects them, with
+            # no shell and no preexec_fn (unsafe in a threaded process).
+            self._pid = os.posix_spawn(
+                self.binary,
+                [self.binary, *flags, "about:blank"],
+                os.environ,
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, null, 0),
+                    (os.POSIX_SPAWN_DUP2, log, 1),
+                    (os.POSIX_SPAWN_DUP2, log, 2),
+                    (os.POSIX_SPAWN_DUP2, to_child, 3),
+                    (os.POSIX_SPAWN_DUP2, from_child, 4),
+                ],
+            )
+        except OSError as exc:
+            for fd in (to_browser, from_browser):
+                os.close(fd)
+            raise PdfError(f"cannot start {self.binary}: {exc}") from exc
+        finally:
+            for fd in (to_child, from_child, log, null):
+                os.close(fd)
+        self._pipe = _Pipe(to_browser, from_browser)
+        try:
+            for _ in range(self.workers):
+                self._tabs.put(self._open_tab())
+        except PdfError as exc:
+            tail = self._log_tail()
+            self.close()
+            raise PdfError(f"{exc}{': ' + tail if tail else ''}") from exc
+
+    def _open_tab(self) -> str:
+        assert self._pipe is not None
+        pipe = self._pipe
+        target = pipe.call("Target.createTarget", {"url": "about:blank"}, timeout=self.timeout)
+        session = pipe.call(
+            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+        )["sessionId"]
+        pipe.call("Page.enable", session=session)
+        pipe.call("Emulation.setEmulatedMedia", {"media": "print"}, session=session)
+        return str(session)
+
+    def render(self, html: str) -> bytes:
+        """One page: the HTML printed to a single A4 page (scaled down if it is taller)."""
+        if self._pipe is None or self._dir is None:
+            raise PdfError("the PDF renderer is not started")
+        pipe = self._pipe
+        session = self._tabs.get(timeout=self.timeout)
+        with self._count_lock:
+            self._count += 1
+            path = self._dir / f"page-{self._count}.html"
+        try:
+            path.write_text(html, encoding="utf-8")
+            pipe.clear_events(session)
+            pipe.call("Page.navigate", {"url": path.as_uri()}, session, self.timeout)
+            pipe.wait_event(session, "Page.loadEventFired", self.timeout)
+            height = pipe.call(
+                "Runtime.evaluate",
+                {"expression": "document.documentElement.scrollHeight", "returnByValue": True},
+                session,
+            )["result"].get("value") or 0
+            # One page: a taller page is scaled down rather than cut or split.
+            scale = min(1.0, 0.98 * PRINTABLE_HEIGHT_PX / float(height)) if height else 1.0
+            printed = pipe.call(
+                "Page.printToPDF",
+                {
+                    "printBackground": True,
+                    "preferCSSPageSize": True,
+                    "paperWidth": A4_INCHES[0],
+                    "paperHeight": A4_INCHES[1],
+                    "scale": max(0.1, scale),
+                    "pageRanges": "1",
+                },
+                session,
+                self.timeout,
+            )
+            return base64.b64decode(printed["data"])
+        finally:
+            self._tabs.put(session)
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    def render_many(self, pages: Sequence[str]) -> list[bytes]:
+        """Several pages, `workers` at a time, in order."""
+        if self.workers == 1 or len(pages) < 2:
+            return [self.render(p) for p in pages]
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="pdf") as pool:
+            return list(pool.map(self.render, pages))
+
+    def close(self) -> None:
+        if self._pipe is not None and self._pipe.closed is None:
+            with contextlib.suppress(PdfError):
+                self._pipe.call("Browser.close", timeout=5)
+        if self._pid is not None:
+            if not _reaped(self._pid, 10.0):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self._pid, signal.SIGKILL)
+                _reaped(self._pid, 10.0)
+            self._pid = None
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+def _pipe_above(low: int) -> tuple[int, int]:
+    """A pipe whose two ends are numbered `low` or more (never 3 or 4, the targets)."""
+    r, w = os.pipe()
+    try:
+        return fcntl.fcntl(r, fcntl.F_DUPFD_CLOEXEC, low), fcntl.fcntl(
+            w, fcntl.F_DUPFD_CLOEXEC, low
+        )
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def _reaped(pid: int, timeout: float) -> bool:
+    """Wait up to `timeout` seconds for the child to exit; True once it is reaped."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        if done:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)

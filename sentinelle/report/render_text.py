@@ -1,0 +1,77 @@
+"""The page as plain text: the text/plain part of the email, and what the CLI prints."""
+
+from __future__ import annotations
+
+import textwrap
+
+from sentinelle.report.wording import NBSP, Page
+
+WIDTH = 72
+
+
+def _wrap(text: str, indent: str = "", first: str | None = None) -> list[str]:
+    # NBSP keeps "3 mars 2026" and "1 999" together; wrap on ordinary spaces only.
+    return textwrap.wrap(
+        text,
+        WIDTH,
+        initial_indent=indent if first is None else first,
+        subsequent_indent=indent,
+        break_on_hyphens=False,
+        break_long_words=False,
+    ) or [indent]
+
+
+def _title(text: str) -> list[str]:
+    return ["", text.upper(), "-" * min(WIDTH, len(text))]
+
+
+def render_text(page: Page) -> str:
+    out: list[str] = [page.title, page.commune + " — " + page.period + " · " + page.hosts, ""]
+    out.append(f"{page.grade_label} : {page.grade or '–'} ({page.grade_text})"
+               if page.lang == "fr"
+               else f"{page.grade_label}: {page.grade or '–'} ({page.grade_text})")
+    for row in page.scale:
+        bar = "█" * (3 + 2 * "ABCDE".index(row.grade))
+        marker = f"  ◀ {page.your_commune}" if row.current else ""
+        out.append(f"  {row.grade} {bar:<12} {row.label}{marker}")
+    for line in (page.score, page.trend):
+        if line:
+            out += _wrap(line)
+    out.append("")
+    out += _wrap(page.verdict)
+    for note in page.notes:
+        out += _wrap(note)
+    out += _title(page.actions_title)
+    for i, a in enumerate(page.actions, start=1):
+        out += _wrap(a.text, "   ", f"{i}. ")
+        sep = " : " if page.lang == "fr" else ": "
+        who = f"{page.who_label}{sep}{a.who} · {page.effort_label}{sep}{a.effort}"
+        if a.detail:
+            who += f" · {a.detail}"
+        out += _wrap(who, "   ")
+        out += _wrap(a.why, "   ")
+    out += _title(page.fixed_title)
+    for line in page.fixed:
+        out += _wrap(line, "  ", "- ")
+    out += _title(page.incidents_title)
+    for line in page.incidents:
+        out += _wrap(line, "  ", "- ")
+    out += _title(page.backup_title)
+    out += _wrap(f"{page.backup_question} {page.backup_answer.upper()}")
+    for line in page.backup_lines:
+        out += _wrap(line)
+    out += _title(page.comparison_title)
+    out += _wrap(page.comparison)
+    out += _title(page.chart_title)
+    out += _wrap("  ".join(f"{p.label} {p.grade or '–'}" for p in page.chart))
+    out += _title(page.contacts_title)
+    out += _wrap(page.soc)
+    out += _wrap(page.emergency_intro)
+    for i, step in enumerate(page.emergency, start=1):
+        out += _wrap(step, "   ", f"{i}. ")
+    out.append("")
+    out += _wrap(page.method)
+    out.append("")
+    out += _wrap(page.footer)
+    # Non-breaking spaces only served the wrapping above: plain spaces suit every mail reader.
+    return "\n".join(out).replace(NBSP, " ") + "\n"
