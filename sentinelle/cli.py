@@ -112,9 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--lang", choices=("fr", "en"))
 
-    from sentinelle.collector.cli import add_collector_parser
+    from sentinelle.collector.arguments import add_collector_parser
+    from sentinelle.dashboards.cli import add_dashboards_parser
 
     add_collector_parser(sub)
+    add_dashboards_parser(sub)
     return parser
 
 
@@ -295,6 +297,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    from sentinelle.dashboards.cli import run_dashboards
+
+    return run_dashboards(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
@@ -304,6 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "backup": cmd_backup_restore_tested,
         "collector": cmd_collector,
         "demo": cmd_demo,
+        "dashboards": cmd_dashboards,
     }
     try:
         return handlers[args.command](args)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
 
@@ -64,6 +65,7 @@ class Agent:
         self.stop_event = threading.Event()
         self.state_dir = Path(setup.config.agent.state_dir)
         self._rng = random.Random()
+        self._server: WSGIServer | None = None
 
     def cycle(self) -> Report | None:
         """Run the checks once, keep the Report on disk, then hand it to the hooks (push)."""
@@ -124,7 +126,7 @@ class Agent:
 
     def close(self) -> None:
         """Stop serving /metrics (idempotent)."""
-        server = getattr(self, "_server", None)
+        server = self._server
         if server is not None:
             self._server = None
             server.shutdown()

@@ -16,7 +16,6 @@ import sys
 import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sentinelle.collector.insee import departement_of, is_valid_insee
 from sentinelle.collector.records import Commune, EnrollmentToken
@@ -27,43 +26,6 @@ from sentinelle.errors import ConfigError, SentinelleError
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DURATION = re.compile(r"^(\d+)([hdw])$")
-
-
-def add_collector_parser(sub: Any) -> None:
-    col = sub.add_parser("collector", help="the syndicate's collector")
-    col.add_argument("--config", metavar="FILE", help="collector YAML configuration")
-    col.add_argument("--store", metavar="URL", help="override the store URL (sqlite:///…)")
-    csub = col.add_subparsers(dest="collector_command", required=True)
-    csub.add_parser("serve", help="run the collector service")
-
-    commune = csub.add_parser("commune", help="the registry of communes")
-    comsub = commune.add_subparsers(dest="commune_command", required=True)
-    add = comsub.add_parser("add", help="add or update a commune")
-    add.add_argument("code", help="INSEE code, e.g. 01001, 2A004, 97411")
-    add.add_argument("--name", required=True)
-    add.add_argument("--population", type=int)
-    add.add_argument("--mayor-email", action="append", default=[], dest="emails")
-    comsub.add_parser("list", help="list communes")
-    show = comsub.add_parser("show", help="one commune with its agents")
-    show.add_argument("code")
-
-    token = csub.add_parser("token", help="enrollment tokens")
-    tsub = token.add_subparsers(dest="token_command", required=True)
-    create = tsub.add_parser("create", help="create a commune's enrollment token")
-    create.add_argument("--commune", required=True)
-    create.add_argument("--expires", default="7d", help="lifetime: 12h, 7d, 2w (default 7d)")
-    create.add_argument("--uses", type=int, default=None, help="number of enrollments allowed")
-    tlist = tsub.add_parser("list", help="list tokens (never their secret)")
-    tlist.add_argument("--commune")
-    trevoke = tsub.add_parser("revoke", help="revoke a token by id")
-    trevoke.add_argument("token_id")
-
-    agent = csub.add_parser("agent", help="enrolled agents")
-    asub = agent.add_subparsers(dest="agent_command", required=True)
-    alist = asub.add_parser("list", help="list agents")
-    alist.add_argument("--commune")
-    revoke = asub.add_parser("revoke", help="revoke an agent: its key is refused from now on")
-    revoke.add_argument("agent_id")
 
 
 def parse_lifetime(text: str) -> timedelta:
@@ -289,4 +251,4 @@ def _run_worker(settings: CollectorSettings, sock: socket.socket, primary: bool)
         store.close()
 
 
-__all__ = ["SentinelleError", "add_collector_parser", "run_collector"]
+__all__ = ["SentinelleError", "run_collector"]
