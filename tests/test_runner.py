@@ -103,3 +103,8 @@ def test_report_round_trips_through_json(context: CheckContext, tmp_path: Path) 
     again = Report.from_dict(report.to_dict())
     assert again == report
     assert again.score.grade == "B"  # 100 - 15 for one open high failure
+
+
+def test_unfilled_remediation_placeholder_shows_a_neutral_mark(context: CheckContext) -> None:
+    finding = Good(META, {}, context).finding(Status.PASS, "fine")
+    assert finding.remediation == {"fr": "Faire ?", "en": "Do ?"}

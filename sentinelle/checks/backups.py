@@ -8,10 +8,10 @@ only, with the tool's own message, and the other locations are still checked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from sentinelle.checks.backups_listing import Backup, BackupReadError, Listing
 from sentinelle.checks.backups_reader import read_location
@@ -77,28 +77,6 @@ def _backup_evidence(backup: Backup) -> dict[str, Any]:
 class _BackupCheck(Check):
     """Shared plumbing: the configured locations and their cached reads."""
 
-    # Every remediation placeholder of the family, so that a finding which has no value for one
-    # (an error, a skip) shows a neutral mark instead of a raw {placeholder}.
-    PLACEHOLDERS: ClassVar[dict[str, str]] = {
-        "location": "?",
-        "newest_size": "?",
-        "previous_size": "?",
-    }
-
-    def finding(
-        self,
-        status: Status,
-        summary: str,
-        evidence: Mapping[str, Any] | None = None,
-        *,
-        severity: Severity | None = None,
-        measurements: Iterable[Measurement] = (),
-        **remediation_vars: Any,
-    ) -> Finding:
-        values = {**self.PLACEHOLDERS, **remediation_vars}
-        return super().finding(
-            status, summary, evidence, severity=severity, measurements=measurements, **values
-        )
 
     @property
     def locations(self) -> tuple[BackupLocation, ...]:

@@ -79,10 +79,18 @@ class Check(ABC):
         )
 
 
+class _Placeholders(dict[str, Any]):
+    """Format values where a placeholder the finding did not fill shows as "?" rather than as
+    a raw {name} (a pass or an error has no value for what a failure would name)."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
 def _format(text: str, values: Mapping[str, Any]) -> str:
     try:
-        return text.format(**values)
-    except (KeyError, IndexError, ValueError):
+        return text.format_map(_Placeholders(values))
+    except (IndexError, ValueError, AttributeError):
         return text
 
 
