@@ -26,7 +26,8 @@ class AgentSettings:
     jitter_fraction: float = 0.1
     listen_address: str = DEFAULT_LISTEN
     state_dir: str = DEFAULT_STATE_DIR
-    check_timeout_seconds: float = 120.0
+    # Above twice the nmap budget (ports.scan_timeout_seconds): IPv4 and IPv6 targets scan apart.
+    check_timeout_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
