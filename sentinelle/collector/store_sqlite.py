@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -21,6 +23,8 @@ from sentinelle.collector.records import (
     LatestReport,
 )
 from sentinelle.collector.store import Redemption, Store, StoredReport, StoreError
+
+WRITE_LOCK_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS communes (
@@ -95,7 +99,7 @@ class SQLiteStore(Store):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(
-                path, check_same_thread=False, isolation_level=None, timeout=30
+                path, check_same_thread=False, isolation_level=None, timeout=0
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite database {path}: {exc}") from exc
@@ -105,7 +109,7 @@ class SQLiteStore(Store):
         # FULL: a commit is on disk before the push is acknowledged (durable ingest).
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.execute("PRAGMA busy_timeout=0")  # waits are _begin's, see there
         self._read_lock = threading.Lock()
         self._reader: sqlite3.Connection | None = None
         if path != ":memory:":
@@ -119,7 +123,7 @@ class SQLiteStore(Store):
         stays usable (a stuck open transaction would also block the other workers)."""
         with self._lock:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                self._begin()
                 yield self._db
                 self._db.execute("COMMIT")
             except BaseException as exc:
@@ -131,6 +135,20 @@ class SQLiteStore(Store):
                 if isinstance(exc, sqlite3.Error):
                     raise StoreError(f"SQLite {self.path}: {exc}") from exc
                 raise
+
+    def _begin(self) -> None:
+        """Take the write lock. SQLite's own busy handler sleeps up to 100 ms between tries,
+        which made the slowest pushes wait long when worker processes share the database;
+        short jittered retries keep the wait close to the other writer's commit time."""
+        deadline = time.monotonic() + WRITE_LOCK_TIMEOUT
+        while True:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.0005, 0.003))
 
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
         # Reads use their own connection: in WAL mode they see the last commit without waiting
