@@ -145,4 +145,4 @@ def test_example_configs_are_valid() -> None:
     agent = load_config(root / "examples/agent.yaml", known_params(load_rules()))
     assert [b.name for b in agent.backups] == ["nas", "usb-hors-ligne"]
     collector = load_settings(root / "examples/collector.yaml")
-    assert collector.workers == 2 and collector.snapshot_retention_days >= 397
+    assert collector.workers == 3 and collector.snapshot_retention_days >= 397
