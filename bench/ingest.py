@@ -222,7 +222,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--pushgateway-seconds", type=float, default=20.0)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 3])
     args = parser.parse_args()
     print(f"preparing {args.hosts} Reports of 60 results ...", flush=True)
     reports = [make_report(n_results=60, seed=i, hostname=f"srv-{i}") for i in range(args.hosts)]
