@@ -13,6 +13,7 @@ Message structure (what webmail and Outlook show best):
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import json
@@ -79,7 +80,6 @@ def build_message(
     msg["Message-ID"] = make_msgid("sentinelle", _domain(sender))
     # RFC 3834: vacation responders and the like should not answer an automatic message.
     msg["Auto-Submitted"] = "auto-generated"
-    msg["Content-Language"] = lang
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     html_part = next(part for part in msg.iter_parts() if part.get_content_subtype() == "html")
@@ -93,6 +93,8 @@ def build_message(
         filename="evolution.png",
     )
     msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=pdf_name)
+    # Last: building the parts moves or drops the Content-* headers set before.
+    msg["Content-Language"] = lang
     return msg
 
 
@@ -165,7 +167,7 @@ class SmtpSender:
                 smtp.starttls(context=self._context())
                 smtp.ehlo()
             if s.username is not None and self._password is not None:
-                smtp.login(s.username, self._password)
+                _login(smtp, s.username, self._password)
             refused = smtp.send_message(msg)
         return {addr: (code, _text(reply)) for addr, (code, reply) in refused.items()}
 
@@ -184,6 +186,20 @@ class SmtpSender:
                         f"{where}: gave up after {attempts} attempt(s): {_describe(exc)}"
                     ) from exc
                 self._sleep(self.settings.backoff_seconds * 2 ** (attempts - 1))
+
+
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """AUTH PLAIN with UTF-8 credentials (RFC 4954) when the relay offers it: one exchange,
+    and non-ASCII passwords work (smtplib's login encodes ASCII only and, after a refusal,
+    tries the next mechanism). Else smtplib's login and its mechanisms."""
+    mechanisms = smtp.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" not in mechanisms:
+        smtp.login(user, password)
+        return
+    token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+    code, reply = smtp.docmd("AUTH", f"PLAIN {token}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 def _text(reply: Any) -> str:
