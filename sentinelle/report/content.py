@@ -304,16 +304,15 @@ def _selected(reports: Sequence[StoredReport], zone: ZoneInfo) -> list[StoredRep
     at most a day's delay). This keeps the month's cost to a few dozen decodes per host instead
     of one per hourly Report.
     """
-    chosen: list[StoredReport] = []
+    days = [_local_day(r.generated_at, zone) for r in reports]
     last = len(reports) - 1
-    for i, r in enumerate(reports):
-        if (
-            i in (0, last)
-            or (r.score, r.grade) != (reports[i - 1].score, reports[i - 1].grade)
-            or _local_day(r.generated_at, zone) != _local_day(reports[i + 1].generated_at, zone)
-        ):
-            chosen.append(r)
-    return chosen
+    return [
+        r
+        for i, r in enumerate(reports)
+        if i in (0, last)
+        or (r.score, r.grade) != (reports[i - 1].score, reports[i - 1].grade)
+        or days[i] != days[i + 1]
+    ]
 
 
 def _local_day(when: datetime, zone: ZoneInfo) -> date:
