@@ -146,7 +146,10 @@ class MonthlyRun:
         return 0
 
     def _chunk_size(self) -> int:
-        return max(8, 4 * self.settings.pdf_workers)
+        # Enough pages for every Chromium tab to print a full batch at once.
+        from sentinelle.report.pdf import BATCH
+
+        return BATCH * self.settings.pdf_workers
 
     def _render(
         self,

@@ -91,9 +91,11 @@ def _actions(page: Page) -> str:
         rows.append(
             "<tr>"
             f'<td width="30" valign="top" style="{FONT}width:30px;padding:4px 0;">'
-            f'<div style="{FONT}width:24px;height:24px;line-height:24px;border-radius:12px;'
-            f'background:{HEADER_BG};color:#ffffff;text-align:center;font-weight:bold;'
-            f'font-size:13px;">{i}</div></td>'
+            # A cell with bgcolor, not a styled div: Outlook paints cell backgrounds only.
+            '<table role="presentation" cellpadding="0" cellspacing="0" border="0"><tr>'
+            f'<td width="24" height="24" align="center" valign="middle" bgcolor="{HEADER_BG}" '
+            f'style="{FONT}width:24px;height:24px;border-radius:12px;background:{HEADER_BG};'
+            f'color:#ffffff;font-weight:bold;font-size:13px;">{i}</td></tr></table></td>'
             f'<td valign="top" style="{FONT}padding:4px 0 6px 6px;font-size:13px;color:{INK};">'
             f'<div style="font-weight:bold;">{_e(a.text)}</div>'
             f'<div style="color:{INK};">{_e(page.who_label)}&nbsp;: {_e(a.who)} · '
@@ -142,11 +144,14 @@ def _backup(page: Page) -> str:
         f'<tr><td style="{FONT}padding:8px 12px;">'
         f'<div style="{FONT}font-size:14px;font-weight:bold;color:{HEADER_BG};">'
         f"{_e(page.backup_title)}</div>"
-        f'<div style="{FONT}font-size:13px;color:{INK};padding-top:4px;">'
-        f"{_e(page.backup_question)} "
-        f'<span style="display:inline-block;background:{colour};color:#ffffff;'
-        f'font-weight:bold;padding:1px 10px;border-radius:3px;">{_e(page.backup_answer)}'
-        f"</span></div>{lines}</td></tr></table></td></tr>"
+        '<table role="presentation" cellpadding="0" cellspacing="0" border="0" '
+        'style="margin-top:4px;"><tr>'
+        f'<td style="{FONT}font-size:13px;color:{INK};padding-right:8px;">'
+        f"{_e(page.backup_question)}</td>"
+        f'<td bgcolor="{colour}" style="{FONT}background:{colour};color:#ffffff;'
+        f'font-size:13px;font-weight:bold;padding:1px 10px;border-radius:3px;">'
+        f"{_e(page.backup_answer)}</td></tr></table>"
+        f"{lines}</td></tr></table></td></tr>"
     )
 
 
