@@ -85,6 +85,7 @@ def _grade_box(page: Page) -> str:
 
 
 def _actions(page: Page) -> str:
+    colon = "&nbsp;: " if page.lang == "fr" else ": "  # French puts a space before a colon
     rows = []
     for i, a in enumerate(page.actions, start=1):
         detail = f" · {_e(a.detail)}" if a.detail else ""
@@ -98,8 +99,8 @@ def _actions(page: Page) -> str:
             f'color:#ffffff;font-weight:bold;font-size:13px;">{i}</td></tr></table></td>'
             f'<td valign="top" style="{FONT}padding:4px 0 6px 6px;font-size:13px;color:{INK};">'
             f'<div style="font-weight:bold;">{_e(a.text)}</div>'
-            f'<div style="color:{INK};">{_e(page.who_label)}&nbsp;: {_e(a.who)} · '
-            f"{_e(page.effort_label)}&nbsp;: {_e(a.effort)}{detail}</div>"
+            f'<div style="color:{INK};">{_e(page.who_label)}{colon}{_e(a.who)} · '
+            f"{_e(page.effort_label)}{colon}{_e(a.effort)}{detail}</div>"
             f'<div style="color:{MUTED};font-size:12px;">{_e(a.why)}</div></td></tr>'
         )
     return (

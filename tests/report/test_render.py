@@ -125,6 +125,8 @@ def test_email_html_is_self_contained_tables_and_inline_styles(rendered: list[Re
         assert 'width="640"' in html and "<table" in html
         # Every element that carries presentation does it inline; no class hooks.
         assert "class=" not in html
+        # Typography of each language: a space before the colon in French only.
+        assert ("Qui&nbsp;: " if r.lang == "fr" else "Who: ") in html
         alt = re.search(r'<img [^>]*alt="([^"]+)"', html)
         assert alt is not None and ("mois par mois" if r.lang == "fr" else "month by month") in (
             alt.group(1)
