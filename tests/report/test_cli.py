@@ -175,3 +175,13 @@ def test_catalog_is_validated() -> None:
     data["routine"] = data["routine"][:2]
     with pytest.raises(ConfigError, match="at least three routine actions"):
         parse_catalog(data, "report.yaml")
+
+
+def test_both_languages_have_every_sentence() -> None:
+    from sentinelle.report.wording import T
+
+    assert set(T["fr"]) == set(T["en"])
+    for key, french in T["fr"].items():
+        # The same blanks to fill in both languages, or a sentence would lose a fact.
+        assert french.strip() and T["en"][key].strip(), key
+        assert set(re.findall(r"{(\w+)}", french)) == set(re.findall(r"{(\w+)}", T["en"][key])), key
