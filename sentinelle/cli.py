@@ -114,9 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from sentinelle.collector.arguments import add_collector_parser
     from sentinelle.dashboards.cli import add_dashboards_parser
+    from sentinelle.report.arguments import add_report_parser
 
     add_collector_parser(sub)
     add_dashboards_parser(sub)
+    add_report_parser(sub)
     return parser
 
 
@@ -303,6 +305,12 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
     return run_dashboards(args)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from sentinelle.report.cli import run_report
+
+    return run_report(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
@@ -313,6 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "collector": cmd_collector,
         "demo": cmd_demo,
         "dashboards": cmd_dashboards,
+        "report": cmd_report,
     }
     try:
         return handlers[args.command](args)

@@ -93,7 +93,9 @@ _OPEN = frozenset((Status.WARN.value, Status.FAIL.value))
 
 
 def combine_scores(scores: Iterable[Score], policy: ScoringPolicy) -> Score:
-    """A commune's score: the mean of its hosts' scores, graded no better than its worst cap."""
+    """A commune's score: the mean of its hosts' scores, graded no better than the cap of the
+    worst open finding on any of its hosts (a host whose own score already sat at its cap
+    still caps the commune: RDP open on one server keeps the commune at B at best)."""
     items = list(scores)
     if not items:
         raise ValueError("no host score to combine")
@@ -104,6 +106,13 @@ def combine_scores(scores: Iterable[Score], policy: ScoringPolicy) -> Score:
     for s in items:
         for sev, n in s.open_by_severity.items():
             counts[sev] = counts.get(sev, 0) + n
-        if s.capped_by and _worse(s.grade, grade) == s.grade and s.grade != grade:
-            grade, capped_by = s.grade, s.capped_by
+    for sev in Severity:  # worst severity first: the first cap that bites is the tightest
+        cap = policy.caps.get(sev)
+        if cap and counts.get(sev.value, 0) and _worse(cap, grade) == cap and cap != grade:
+            grade, capped_by = cap, f"open {sev.value} finding on a host"
+            break
+    for s in items:  # name the finding when a host recorded which one it was
+        if capped_by and s.capped_by and s.grade == grade:
+            capped_by = s.capped_by
+            break
     return Score(value=value, grade=grade, capped_by=capped_by, open_by_severity=counts)

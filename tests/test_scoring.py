@@ -77,3 +77,14 @@ def test_bad_scoring_file_is_named() -> None:
     data["severity_weights"] = {**data["severity_weights"], "critical": "lots"}
     with pytest.raises(ConfigError, match=r"severity_weights\.critical"):
         ScoringPolicy.from_data(data)
+
+
+def test_commune_is_capped_even_when_the_host_was_not(policy: ScoringPolicy) -> None:
+    # One open high on a host: 85 is a B already, so the host records no cap; the commune's
+    # mean (92.5) would be an A, but the open high keeps the commune at B.
+    host = score_findings([f(Status.FAIL, Severity.HIGH, "ports.risky_services")], policy)
+    assert (host.grade, host.capped_by) == ("B", None)
+    clean = score_findings([f(Status.PASS, Severity.HIGH)], policy)
+    commune = combine_scores([host, clean], policy)
+    assert commune.value == pytest.approx(92.5)
+    assert commune.grade == "B" and commune.capped_by

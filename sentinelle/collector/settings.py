@@ -121,6 +121,7 @@ def parse_settings(data: Any, source: str) -> CollectorSettings:
         workers=top.number("workers", d.workers, minimum=1, maximum=64, integer=True),
         remote_write=remote_write,
     )
+    top.raw("report", None)  # the monthly report's section, read by sentinelle.report.config
     top.done()
     return settings
 

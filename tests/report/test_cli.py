@@ -12,8 +12,9 @@ import pytest
 
 from sentinelle.checks.base import registry
 from sentinelle.errors import ConfigError
+from sentinelle.report.arguments import add_report_parser
 from sentinelle.report.catalog import load_catalog, parse_catalog
-from sentinelle.report.cli import MonthlyRun, add_report_parser
+from sentinelle.report.cli import MonthlyRun
 from sentinelle.report.config import Contacts, default_sent_log, load_settings
 from sentinelle.report.content import Month
 from sentinelle.report.schedule import easter, first_working_day
@@ -55,7 +56,7 @@ def test_out_writes_html_pdf_and_text_for_review(
                           text=True, check=True, timeout=60).stdout
     assert re.search(r"^Pages:\s+1$", info, re.M)
     printed = capsys.readouterr().out
-    assert "01001 Saint-Exemple: A (92/100) — written to" in printed
+    assert "01001 Saint-Exemple: B (92/100) — written to" in printed
     assert "01007 Val-Silencieux: no data — written to" in printed
 
 

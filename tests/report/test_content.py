@@ -27,11 +27,12 @@ def test_month_score_is_the_median_of_the_collectors_daily_snapshots(
     s = builder.build("01001", MONTH)
     assert s.current.days == 31
     assert s.current.score == statistics.median(d.score for d in days) == 92.5
-    assert (s.current.grade, s.previous.grade, s.previous.score) == ("A", "C", 70.0)
+    # 92.5 is in the A band, but an open high finding (RDP) caps the commune at B.
+    assert (s.current.grade, s.previous.grade, s.previous.score) == ("B", "C", 70.0)
     assert s.trend == "up"
     # Twelve months on the chart, the oldest first, ending with the reported month.
     assert [str(h.month) for h in s.history][::11] == ["2025-04", "2026-03"]
-    assert [h.grade for h in s.history] == ["C"] * 11 + ["A"]
+    assert [h.grade for h in s.history] == ["C"] * 11 + ["B"]
     assert (s.hosts, s.reporting_hosts) == (2, 2)
 
 
@@ -56,7 +57,7 @@ def test_page_says_it_in_plain_words(builder: SummaryBuilder, catalog: Catalog) 
     assert ("Le 20 mars 2026 : les sauvegardes quotidiennes en défaut, rétabli le "
             "21 mars 2026.") in text
     assert "Surveillance interrompue du 25 mars 2026 au 27 mars 2026 (2 jours)." in text
-    assert "En progrès : le niveau passe de C à A depuis février 2026." in text
+    assert "En progrès : le niveau passe de C à B depuis février 2026." in text
     assert "Note du mois : 92 sur 100" in text
 
 
@@ -154,5 +155,5 @@ def test_english_version(builder: SummaryBuilder, catalog: Catalog) -> None:
     text = " ".join(_text(builder, catalog, "01001", "en").split())
     assert "Can last week's data be recovered? YES" in text
     assert "On 12 March 2026: security updates (on 2 servers)." in text
-    assert "Improving: the grade went from C to A since February 2026." in text
+    assert "Improving: the grade went from C to B since February 2026." in text
     assert "Qui" not in text and "serveur" not in text

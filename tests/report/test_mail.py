@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from sentinelle.report.cli import MonthlyRun, add_report_parser
+from sentinelle.report.arguments import add_report_parser
+from sentinelle.report.cli import MonthlyRun
 from sentinelle.report.config import SmtpSettings
 from sentinelle.report.mail import (
     MailError,
@@ -206,7 +207,7 @@ def test_monthly_send_delivers_a_complete_french_email(
     header_block = raw.split(b"\r\n\r\n", 1)[0]
     assert b"Subject: =?utf-8?" in header_block
     assert msg["Subject"] == ("Sécurité informatique — Saint-Exemple : point de mars 2026, "
-                              "niveau A")
+                              "niveau B")
     assert "Secrétariat" in str(msg["To"]) and "maire@saint-exemple.fr" in str(msg["To"])
     assert msg["Auto-Submitted"] == "auto-generated"
     assert msg["Reply-To"] == "soc@syndicat.example"
@@ -228,7 +229,7 @@ def test_monthly_send_delivers_a_complete_french_email(
     # The month is recorded as sent, per commune, with its recipients.
     log = SentLog(tmp_path / "sent.json")
     entry = log.get("2026-03", "01001")
-    assert entry is not None and entry["grade"] == "A" and len(entry["recipients"]) == 2
+    assert entry is not None and entry["grade"] == "B" and len(entry["recipients"]) == 2
 
 
 def test_a_month_is_not_sent_twice_unless_forced(
@@ -260,7 +261,7 @@ def test_english_email(scenario: Scenario, tmp_path: Path) -> None:
         assert _run("--month", "2026-03", "--store", scenario.store_url, "--report-config",
                     config, "--send", "--commune", "01001", "--lang", "en") == 0
     msg = inbox.parsed()
-    assert msg["Subject"] == "IT security — Saint-Exemple: March 2026 summary, grade A"
+    assert msg["Subject"] == "IT security — Saint-Exemple: March 2026 summary, grade B"
     assert msg["Content-Language"] == "en"
     assert next(iter(msg.iter_attachments())).get_filename() == (
         "security-summary-01001-2026-03.pdf"
