@@ -9,7 +9,9 @@
   real Alertmanager started with it (receivers pointed at 127.0.0.1) inhibits, groups and
   sends the French email as documented;
 - the collector's systemd units pass `systemd-analyze verify`, their ExecStart really starts a
-  collector, and the backup command really produces a restorable copy of a real store.
+  collector, and the backup command really produces a restorable copy of a real store;
+- the nginx site, run by a real nginx in front of a real collector, lets an agent enroll over
+  TLS and serves neither /metrics nor /sd.
 """
 
 from __future__ import annotations
@@ -25,18 +27,27 @@ import shlex
 import shutil
 import socket
 import sqlite3
+import ssl
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from sentinelle.agent.enroll import enroll
+from sentinelle.collector.embedded import EmbeddedCollector
+from sentinelle.collector.records import Commune, EnrollmentToken
+from sentinelle.collector.secrets import digest, new_secret, new_token_id
+from sentinelle.collector.settings import CollectorSettings
+from sentinelle.collector.store import open_store
 from tests.conftest import need, need_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,12 +195,19 @@ def unit_tests() -> Iterator[dict[str, Any]]:
 
 
 def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
+    """Firing: some check expects the alert. Quiet: a test group whose inputs never make the
+    alert fire (every check of it expects nothing) — not merely a check made before the `for:`
+    delay of a group where it fires later."""
     firing: set[str] = set()
     quiet: set[str] = set()
     for case in unit_tests():
+        fires_here: set[str] = set()
+        checked_here: set[str] = set()
         for check in case.get("alert_rule_test", []):
             expected = check.get("exp_alerts") or []
-            (firing if expected else quiet).add(check["alertname"])
+            checked_here.add(check["alertname"])
+            if expected:
+                fires_here.add(check["alertname"])
             for alert in expected:
                 # A firing case states the alert's labels, département included when it has
                 # a commune, and every annotation (promtool compares them whole).
@@ -199,6 +217,8 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
                     assert "departement" in labels, alert
                 assert set(alert["exp_annotations"]) == {"summary", "description",
                                                          "runbook_url"}, alert
+        firing |= fires_here
+        quiet |= checked_here - fires_here
     names = {a.name for a in ALERTS}
     assert not names - firing, f"alerts with no firing case: {sorted(names - firing)}"
     assert not names - quiet, f"alerts with no quiet case: {sorted(names - quiet)}"
@@ -313,6 +333,59 @@ def test_promtool_check_config_of_the_deployment() -> None:
     targets = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     assert targets == ["127.0.0.1:9093"]
     assert "remote_write" not in config  # an example only, commented out
+
+
+def debian_default_args(path: Path) -> list[str]:
+    """The ARGS of an /etc/default file of the Debian packages, as the shell splits them."""
+    (line,) = [ln for ln in path.read_text(encoding="utf-8").splitlines()
+               if ln.startswith("ARGS=")]
+    return shlex.split(shlex.split(line.removeprefix("ARGS="))[0])
+
+
+@pytest.mark.integration
+def test_prometheus_runs_the_deployment_files(tmp_path: Path) -> None:
+    """A real Prometheus started with deploy/prometheus/prometheus.yml and the flags of
+    deploy/prometheus/default-prometheus (port and storage moved) starts, loads every rule
+    and finds the Alertmanager."""
+    binary = need_tool("prometheus")
+    port = free_port()
+    args = [a for a in debian_default_args(PROMETHEUS_YML.parent / "default-prometheus")
+            if not a.startswith("--web.listen-address=")]
+    assert "--web.listen-address=127.0.0.1:9090" in debian_default_args(
+        PROMETHEUS_YML.parent / "default-prometheus")
+    log = (tmp_path / "prometheus.log").open("wb")
+    proc = subprocess.Popen(
+        [binary, f"--config.file={PROMETHEUS_YML}", f"--storage.tsdb.path={tmp_path / 'data'}",
+         *args, f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            assert proc.poll() is None, (tmp_path / "prometheus.log").read_text()[-2000:]
+            try:
+                with urllib.request.urlopen(url + "/-/ready", timeout=2) as resp:
+                    return bool(resp.status == 200)
+            except OSError:
+                return False
+        until(ready, timeout=30)
+
+        def rules() -> dict[str, tuple[str, str]]:
+            groups = get_json(url + "/api/v1/rules")["data"]["groups"]
+            return {r["name"]: (r["health"], r.get("lastError", "")) for g in groups
+                    for r in g["rules"]}
+        # Loaded from rules/sentinelle/ (relative to the configuration). Their evaluation on
+        # real data is tested on the fleet (tests/e2e/test_rules_on_fleet.py); here the first
+        # evaluation would take up to one evaluation_interval (15 s).
+        until(lambda: bool(rules()))
+        assert set(rules()) == {r.name for r in RULES}
+        assert all(error == "" for _, error in rules().values()), rules()
+        alertmanagers = get_json(url + "/api/v1/alertmanagers")["data"]["activeAlertmanagers"]
+        assert [a["url"] for a in alertmanagers] == ["http://127.0.0.1:9093/api/v2/alerts"]
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        log.close()
 
 
 # --- Alertmanager -------------------------------------------------------------------------
@@ -492,9 +565,15 @@ def test_real_alertmanager_inhibits_groups_and_mails(tmp_path: Path, webhooks: W
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (tmp_path / "alertmanager.log").open("wb")
+    # The flags of deploy/alertmanager/default-prometheus-alertmanager, with this test's
+    # configuration and port.
+    args = [a for a in debian_default_args(ALERTMANAGER_YML.parent /
+                                           "default-prometheus-alertmanager")
+            if not a.startswith(("--config.file=", "--web.listen-address="))]
+    assert "--cluster.listen-address=" in args
     proc = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+        [binary, *args, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         def ready() -> bool:
@@ -644,9 +723,6 @@ def test_collector_unit_command_starts_a_collector(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_backup_unit_makes_a_restorable_copy_of_a_real_store(tmp_path: Path) -> None:
     need_tool("sqlite3")
-    from sentinelle.collector.records import Commune
-    from sentinelle.collector.store import open_store
-
     state, backups = tmp_path / "state", tmp_path / "backups"
     state.mkdir()
     backups.mkdir()
@@ -681,3 +757,108 @@ def test_backup_unit_makes_a_restorable_copy_of_a_real_store(tmp_path: Path) -> 
         assert [c.code for c in restored_store.list_communes()] == ["01001"]
     finally:
         restored_store.close()
+
+
+# --- reverse proxy ------------------------------------------------------------------------
+
+NGINX_SITE = ROOT / "deploy/nginx/sentinelle-collector.conf"
+
+
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    need_tool("openssl")
+    cert, key = tmp_path / "collector.crt", tmp_path / "collector.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-days", "2", "-subj", "/CN=collecteur.test", "-keyout", str(key),
+         "-out", str(cert), "-addext", "subjectAltName=DNS:collecteur.test,IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+@pytest.mark.integration
+def test_nginx_site_proxies_the_agents_api_and_hides_metrics(tmp_path: Path) -> None:
+    """deploy/nginx/sentinelle-collector.conf, run by a real nginx in front of a real
+    collector (ports and certificate changed for loopback): an agent enrolls through it over
+    TLS; /metrics and /sd are not reachable through it."""
+    nginx = need_tool("nginx")
+    cert, key = self_signed(tmp_path)
+    http_port, https_port = free_port(), free_port()
+    settings = replace(CollectorSettings(), listen_address="127.0.0.1:0",
+                       store=f"sqlite:///{tmp_path / 'collector.db'}")
+    with EmbeddedCollector(settings) as collector:
+        collector_port = collector.url.rsplit(":", 1)[1]
+        site = NGINX_SITE.read_text(encoding="utf-8")
+        site = (site.replace("server 127.0.0.1:8470;", f"server 127.0.0.1:{collector_port};")
+                .replace("listen [::]:80;", "").replace("listen [::]:443 ssl http2;", "")
+                .replace("listen 80;", f"listen 127.0.0.1:{http_port};")
+                .replace("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;")
+                .replace("/etc/letsencrypt/live/collecteur.syndicat.example.org/fullchain.pem",
+                         str(cert))
+                .replace("/etc/letsencrypt/live/collecteur.syndicat.example.org/privkey.pem",
+                         str(key)))
+        assert "/etc/" not in site.split("upstream", 1)[1]
+        (tmp_path / "site.conf").write_text(site, encoding="utf-8")
+        for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (tmp_path / d).mkdir()
+        main = tmp_path / "nginx.conf"
+        main.write_text(
+            f"daemon off;\nuser root;\npid {tmp_path}/nginx.pid;\n"
+            f"error_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n"
+            + "".join(f"  {d}_temp_path {tmp_path}/{d};\n" for d in
+                      ("proxy", "fastcgi", "uwsgi", "scgi"))
+            + f"  client_body_temp_path {tmp_path}/body;\n  include {tmp_path}/site.conf;\n}}\n",
+            encoding="utf-8")
+        check = subprocess.run([nginx, "-t", "-c", str(main), "-p", str(tmp_path)],
+                               capture_output=True, text=True, timeout=30, check=False)
+        assert check.returncode == 0, check.stderr
+        proc = subprocess.Popen([nginx, "-c", str(main), "-p", str(tmp_path)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            context = ssl.create_default_context(cafile=str(cert))
+            base = f"https://127.0.0.1:{https_port}"
+
+            def status(path: str) -> int:
+                try:
+                    with urllib.request.urlopen(base + path, timeout=5,
+                                                context=context) as resp:
+                        return int(resp.status)
+                except urllib.error.HTTPError as err:
+                    return int(err.code)
+
+            def up() -> bool:
+                assert proc.poll() is None, (tmp_path / "error.log").read_text()
+                try:
+                    return status("/healthz") == 200
+                except OSError:
+                    return False
+            until(up)
+            assert status("/metrics") == 404
+            assert status("/sd") == 404
+            assert status("/api/v1/openapi.json") == 200
+            # Plain HTTP only redirects to HTTPS.
+            with pytest.raises(urllib.error.HTTPError) as redirect:
+                opener = urllib.request.build_opener(NoRedirect())
+                opener.open(f"http://127.0.0.1:{http_port}/api/v1/reports", timeout=5)
+            assert redirect.value.code == 301
+            # A real enrollment through the proxy, with the certificate as the agent's CA.
+            collector.store.upsert_commune(Commune("01001", "L'Abergement-Clémenciat", "01",
+                                                   767, ()))
+            secret, now = new_secret(), datetime.now(UTC)
+            collector.store.add_token(EnrollmentToken(new_token_id(), "01001", now,
+                                                      now + timedelta(hours=1), 1),
+                                      digest(secret))
+            credentials = enroll(base, secret, "mairie-srv", tmp_path / "agent",
+                                 ca_bundle=str(cert))
+            assert credentials.to_dict()
+            agents = collector.store.list_agents()
+            assert [(a.commune, a.host) for a in agents] == [("01001", "mairie-srv")]
+        finally:
+            proc.terminate()
+            proc.wait(15)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Report redirects instead of following them."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
