@@ -380,8 +380,11 @@ def test_prometheus_runs_the_deployment_files(tmp_path: Path) -> None:
         until(lambda: bool(rules()))
         assert set(rules()) == {r.name for r in RULES}
         assert all(error == "" for _, error in rules().values()), rules()
-        alertmanagers = get_json(url + "/api/v1/alertmanagers")["data"]["activeAlertmanagers"]
-        assert [a["url"] for a in alertmanagers] == ["http://127.0.0.1:9093/api/v2/alerts"]
+        def alertmanagers() -> list[str]:
+            data = get_json(url + "/api/v1/alertmanagers")["data"]
+            return [a["url"] for a in data["activeAlertmanagers"]]
+        until(lambda: bool(alertmanagers()))
+        assert alertmanagers() == ["http://127.0.0.1:9093/api/v2/alerts"]
     finally:
         proc.terminate()
         proc.wait(15)
