@@ -312,6 +312,34 @@ def test_runbooks() -> None:
         assert f"({alert.name}.md)" in index, alert.name
 
 
+def anchor(heading: str) -> str:
+    """The anchor a Markdown renderer (GitHub, GitLab) gives a heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_deployment_guide_matches_the_files() -> None:
+    text = (ROOT / "docs/deployment.md").read_text(encoding="utf-8")
+    # Every repository file the guide tells to copy exists.
+    paths = re.findall(r"(?<![/\w.])((?:deploy|rules|docs|examples|packaging)/[\w./{},*-]*[\w}])",
+                       text)
+    assert len(paths) > 15
+    for path in set(paths):
+        expanded = [path]
+        if "{" in path:
+            head, options = path.split("{", 1)
+            expanded = [head + o for o in options.rstrip("}").split(",")]
+        for one in expanded:
+            assert list(ROOT.glob(one)), one
+    # The number of rules the guide says Prometheus loads is the current one.
+    assert set(re.findall(r"(\d+) règles", text)) == {str(len(RULES))}
+    # The runbooks link to sections of the guide that exist.
+    anchors = {anchor(h) for h in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+    for runbook in RUNBOOKS.glob("*.md"):
+        for target in re.findall(r"\(\.\./deployment\.md#([^)]+)\)",
+                                 runbook.read_text(encoding="utf-8")):
+            assert target in anchors, (runbook.name, target)
+
+
 # --- Prometheus deployment ----------------------------------------------------------------
 
 @pytest.mark.integration
