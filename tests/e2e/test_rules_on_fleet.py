@@ -107,9 +107,10 @@ EXPECTED_EMPTY: dict[str, Empty] = {
         "the collector stored every Report it received",
         'sum(sentinelle_collector_reports_total{result="error"}) == 0'),
     "SentinelleCollectorNoReports": Empty(
-        "some Report was stored in the last two hours (on the fleet, the agents pushed once "
-        "before Prometheus started: the counter is flat, so the rule returns data)",
-        'sum(increase(sentinelle_collector_reports_total{result="stored"}[2h])) > 0'),
+        "the rule waits until Prometheus has watched the collector for two hours (the agents "
+        "report hourly), and this Prometheus started minutes ago",
+        'absent(sentinelle_collector_reports_total{result="stored"} offset 115m)'
+        ' or on () sum(increase(sentinelle_collector_reports_total{result="stored"}[2h])) > 0'),
 }
 
 
