@@ -245,19 +245,19 @@ class CollectorService:
 
     def take_snapshots(self) -> None:
         """Today's per-commune snapshot from the current fleet (kept 13 months and more)."""
+        if self.settings.workers > 1:
+            self.sync_fleet()  # what the other workers stored counts too
         now = self.clock()
         day = datetime.fromtimestamp(now, UTC).date()
         totals: dict[str, int] = {}
-        for entry in self.fleet.hosts():
-            totals[entry.agent.commune] = totals.get(entry.agent.commune, 0) + 1
+        reporting_by: dict[str, int] = {}
+        for entry in self.fleet.hosts():  # one pass: counts per commune
+            code = entry.agent.commune
+            totals[code] = totals.get(code, 0) + 1
+            if entry.body is not None and not self.fleet.is_silent(entry, now):
+                reporting_by[code] = reporting_by.get(code, 0) + 1
         for code, score in self.fleet.commune_scores(now).items():
-            reporting = sum(
-                1
-                for e in self.fleet.hosts()
-                if e.agent.commune == code
-                and e.body is not None
-                and not self.fleet.is_silent(e, now)
-            )
+            reporting = reporting_by.get(code, 0)
             self.store.upsert_snapshot(
                 DailySnapshot(
                     code,

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -133,17 +131,3 @@ def running_fleet(tmp_path: Path, rule_files: tuple[str, ...] = (),
             yield RunningFleet(collector, prometheus, fleet_reports)
         finally:
             prometheus.stop()
-
-
-def promtool_ok(args: list[str], text: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["promtool", *args], input=text, text=True, capture_output=True,
-                          timeout=60, check=False)
-
-
-def wait_until(predicate: object, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
