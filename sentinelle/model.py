@@ -6,6 +6,7 @@ dataclass with a plain-JSON form, so the agent, the collector and the monthly re
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -155,6 +156,33 @@ class Score:
 
 
 @dataclass(frozen=True)
+class AgentHealth:
+    """The agent's own state, carried in each Report so the SOC sees it behind NAT.
+
+    Counters are totals since the agent's state directory was created (kept across restarts);
+    `state_write_errors_total` counts failed writes under the state directory (a full disk).
+    """
+
+    spool_reports: int = 0
+    spool_bytes: int = 0
+    reports_dropped_total: int = 0
+    spool_quarantined_total: int = 0
+    reports_rejected_total: int = 0
+    push_consecutive_failures: int = 0
+    cycle_failures_total: int = 0
+    state_write_errors_total: int = 0
+    state_dir_writable: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AgentHealth:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything one agent cycle found on one host."""
 
@@ -166,13 +194,17 @@ class Report:
     results: tuple[Finding, ...]
     score: Score
     schema_version: int = SCHEMA_VERSION
+    agent_health: AgentHealth | None = None  # None: an agent that does not say (or `check`)
 
     def to_dict(self) -> dict[str, Any]:
+        agent: dict[str, Any] = {"version": self.agent_version}
+        if self.agent_health is not None:
+            agent["health"] = self.agent_health.to_dict()
         return {
             "schema_version": self.schema_version,
             "report_id": self.report_id,
             "generated_at": self.generated_at,
-            "agent": {"version": self.agent_version},
+            "agent": agent,
             "host": dict(self.host),
             "checks": [c.to_dict() for c in self.checks],
             "results": [f.to_dict() for f in self.results],
@@ -181,6 +213,7 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        health = (data.get("agent") or {}).get("health")
         return cls(
             report_id=str(data["report_id"]),
             generated_at=str(data["generated_at"]),
@@ -190,6 +223,7 @@ class Report:
             results=tuple(Finding.from_dict(f) for f in data.get("results") or ()),
             score=Score.from_dict(data["score"]),
             schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
+            agent_health=AgentHealth.from_dict(health) if isinstance(health, Mapping) else None,
         )
 
 
