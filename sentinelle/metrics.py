@@ -10,7 +10,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
 
 from sentinelle.model import Report, Severity, Status
 
@@ -64,6 +69,31 @@ MEASUREMENTS: dict[str, MeasurementSpec] = {
 }
 
 
+# The agent's own health as its Report carries it (sentinelle.model.AgentHealth): name, field,
+# counter or gauge, help. Prefixed `agent_health_` so they never clash with the live
+# `sentinelle_agent_push_*` families of the agent's own /metrics.
+AGENT_HEALTH: tuple[tuple[str, str, bool, str], ...] = (
+    ("agent_health_spool_reports", "spool_reports", False,
+     "Reports waiting in the agent's spool when it built its last Report."),
+    ("agent_health_spool_bytes", "spool_bytes", False,
+     "Bytes of the Reports waiting in the agent's spool (compressed)."),
+    ("agent_health_reports_dropped", "reports_dropped_total", True,
+     "Reports the agent dropped unsent because its spool was full."),
+    ("agent_health_spool_quarantined", "spool_quarantined_total", True,
+     "Unreadable spool files the agent set aside."),
+    ("agent_health_reports_rejected", "reports_rejected_total", True,
+     "Reports the collector refused for good (4xx other than 429)."),
+    ("agent_health_push_consecutive_failures", "push_consecutive_failures", False,
+     "Push attempts failed in a row when the agent built its last Report."),
+    ("agent_health_cycle_failures", "cycle_failures_total", True,
+     "Check cycles of the agent that produced no Report."),
+    ("agent_health_state_write_errors", "state_write_errors_total", True,
+     "Failed writes under the agent's state directory (a full disk, for example)."),
+    ("agent_health_state_dir_writable", "state_dir_writable", False,
+     "1 when the agent could write its state directory in its last cycle, 0 when not."),
+)
+
+
 def _ts(rfc3339: str) -> float:
     return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
 
@@ -101,6 +131,15 @@ def reports_metrics(items: Sequence[tuple[Report, Mapping[str, str]]]) -> Iterat
     measured: dict[str, GaugeMetricFamily] = {
         name: fam(name, spec.help, spec.labels) for name, spec in MEASUREMENTS.items()
     }
+    health: list[tuple[str, GaugeMetricFamily | CounterMetricFamily]] = [
+        (
+            attr,
+            CounterMetricFamily(PREFIX + name, help_text, labels=label_names)
+            if counter
+            else fam(name, help_text),
+        )
+        for name, attr, counter, help_text in AGENT_HEALTH
+    ]
 
     for report, extra in items:
         base = [extra[k] for k in label_names]
@@ -130,6 +169,9 @@ def reports_metrics(items: Sequence[tuple[Report, Mapping[str, str]]]) -> Iterat
         score.add_metric(base, report.score.value)
         grade.add_metric(base, {"grade": report.score.grade})
         stamp.add_metric(base, _ts(report.generated_at))
+        if report.agent_health is not None:
+            for attr, family in health:
+                family.add_metric(base, float(getattr(report.agent_health, attr)))
         host_info.add_metric(
             base,
             {
@@ -143,3 +185,4 @@ def reports_metrics(items: Sequence[tuple[Report, Mapping[str, str]]]) -> Iterat
 
     yield from (status, success, duration, open_findings, score, grade, stamp, host_info)
     yield from (m for m in measured.values() if m.samples)
+    yield from (family for _, family in health if family.samples)

@@ -7,19 +7,23 @@ now and then (new communes, revoked agents from the CLI). Renders `/metrics`.
 from __future__ import annotations
 
 import gzip
-import json
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+import msgspec
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 
 from sentinelle.collector.exposition import Block, FamilyHeader, join_blocks, render_block
 from sentinelle.collector.records import AgentRecord, Commune
+from sentinelle.collector.validate import Limits, decode_report
 from sentinelle.metrics import report_metrics
 from sentinelle.model import Report, Score
 from sentinelle.scoring import ScoringPolicy, combine_scores
+
+log = logging.getLogger("sentinelle.collector.fleet")
 
 
 @dataclass
@@ -36,19 +40,28 @@ class HostEntry:
     score: Score | None = None  # the collector's own score of the Report
     body: bytes | None = field(default=None, repr=False)  # gzip JSON of the Report
     block: Block | None = field(default=None, repr=False)  # cached rendering of the Report
+    unrenderable: bool = False  # the stored Report failed to render (until a new one comes)
 
-    def report(self) -> Report:
+    def report(self, limits: Limits) -> Report:
+        """The stored Report, decoded through the same strict schema as a push: a body stored
+        by an older version that the schema now refuses raises, and the caller leaves the
+        host out instead of rendering something a consumer cannot use."""
         assert self.body is not None and self.score is not None
-        parsed = Report.from_dict(json.loads(gzip.decompress(self.body)))
+        struct = decode_report(gzip.decompress(self.body), limits)
+        parsed = Report.from_dict(msgspec.to_builtins(struct))
         return replace(parsed, score=self.score)
 
 
 class Fleet:
     """Thread-safe in-memory view of every commune and agent."""
 
-    def __init__(self, scoring: ScoringPolicy, silent_after_seconds: float) -> None:
+    def __init__(
+        self, scoring: ScoringPolicy, silent_after_seconds: float, limits: Limits | None = None
+    ) -> None:
         self.scoring = scoring
         self.silent_after = silent_after_seconds
+        self.limits = limits or Limits()
+        self.unrenderable = 0  # hosts the last render left out
         self._lock = threading.Lock()
         self._hosts: dict[str, HostEntry] = {}
         self._communes: dict[str, Commune] = {}
@@ -85,6 +98,7 @@ class Fleet:
                 return  # an older Report replayed from a spool
             entry.received_at, entry.generated_at = received_at, stamp
             entry.score, entry.body, entry.block = score, body_gz, None
+            entry.unrenderable = False
 
     def received_at(self, agent_id: str) -> float | None:
         with self._lock:
@@ -110,10 +124,29 @@ class Fleet:
                 per.setdefault(entry.agent.commune, []).append(entry.score)
         return {code: combine_scores(scores, self.scoring) for code, scores in per.items()}
 
-    def _host_block(self, entry: HostEntry) -> Block:
+    def _host_block(self, entry: HostEntry) -> Block | None:
+        """The host's rendered series, or None (logged) when its stored state cannot be
+        rendered: one host never takes the exposition down for the others."""
         if entry.block is None:
             labels = {"commune": entry.agent.commune, "host": entry.agent.host}
-            entry.block = render_block(report_metrics(entry.report(), labels), self._headers)
+            try:
+                entry.block = render_block(
+                    report_metrics(entry.report(self.limits), labels), self._headers
+                )
+            except Exception as exc:
+                if not entry.unrenderable:
+                    log.error(
+                        "host %s/%s (agent %s) left out of /metrics: its stored Report cannot "
+                        "be rendered (%s: %s)",
+                        entry.agent.commune,
+                        entry.agent.host,
+                        entry.agent.agent_id,
+                        type(exc).__name__,
+                        str(exc)[:300],
+                    )
+                entry.unrenderable = True
+                return None
+            entry.unrenderable = False
         return entry.block
 
     def _commune_families(self, now: float) -> Iterable[Metric]:
@@ -187,12 +220,23 @@ class Fleet:
         for entry in self.hosts():
             if entry.body is not None and not self.is_silent(entry, now):
                 labels = {"commune": entry.agent.commune, "host": entry.agent.host}
-                yield from report_metrics(entry.report(), labels)
+                try:
+                    families = list(report_metrics(entry.report(self.limits), labels))
+                except Exception:
+                    log.exception("host %s left out of remote write", entry.agent.agent_id)
+                    continue
+                yield from families
 
     def render(self, now: float) -> str:
         """The fleet exposition: commune series, then every non-silent host's posture."""
         blocks: list[Block] = [render_block(self._commune_families(now), self._headers)]
+        left_out = 0
         for entry in self.hosts():
             if entry.body is not None and not self.is_silent(entry, now):
-                blocks.append(self._host_block(entry))
+                block = self._host_block(entry)
+                if block is None:
+                    left_out += 1
+                else:
+                    blocks.append(block)
+        self.unrenderable = left_out
         return join_blocks(blocks, self._headers)

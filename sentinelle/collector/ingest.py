@@ -10,13 +10,13 @@ import asyncio
 import logging
 import queue
 import threading
-import time
 from dataclasses import dataclass
 
 from sentinelle.collector.records import IncomingReport
-from sentinelle.collector.store import Store
+from sentinelle.collector.store import Store, StoreError
 
 log = logging.getLogger("sentinelle.collector.ingest")
+STORE_DOWN_AFTER = 3  # Reports failing in a row, retried alone, before the rest fail at once
 
 
 @dataclass
@@ -36,6 +36,7 @@ class GroupCommitter:
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self.batches = 0
         self.stored = 0
+        self.retried_batches = 0
         self._thread.start()
 
     async def submit(self, report: IncomingReport) -> bool:
@@ -61,22 +62,50 @@ class GroupCommitter:
                     stop = True
                     break
                 batch.append(item)
-            self._commit(batch)
+            if len(batch) == 1:
+                self._commit_one(batch[0])
+            else:
+                self._commit(batch)
             if stop:
                 return
 
     def _commit(self, batch: list[_Item]) -> None:
         try:
             results = self.store.store_reports([i.report for i in batch])
-        except Exception as exc:  # answered as 503 by the server; the agent retries
-            log.exception("storing a batch of %d reports failed", len(batch))
-            for item in batch:
-                item.loop.call_soon_threadsafe(_set_exception, item.future, exc)
+        except Exception:
+            if len(batch) == 1:
+                raise
+            # One bad Report must not fail its neighbours: retry each on its own, so only the
+            # item the store refuses gets its error (a 503, which its agent retries).
+            log.warning("a batch of %d reports failed; storing them one by one", len(batch))
+            self.retried_batches += 1
+            failed_in_a_row = 0
+            for n, item in enumerate(batch):
+                if self._commit_one(item):
+                    failed_in_a_row = 0
+                    continue
+                failed_in_a_row += 1
+                if failed_in_a_row >= STORE_DOWN_AFTER:
+                    # Several in a row: the store itself is failing, not one Report. The rest
+                    # get their 503 now rather than one slow failure each.
+                    exc = StoreError("the store failed several Reports in a row")
+                    for rest in batch[n + 1 :]:
+                        rest.loop.call_soon_threadsafe(_set_exception, rest.future, exc)
+                    return
             return
         self.batches += 1
         self.stored += sum(results)
         for item, is_new in zip(batch, results, strict=True):
             item.loop.call_soon_threadsafe(_set_result, item.future, is_new)
+
+    def _commit_one(self, item: _Item) -> bool:
+        try:
+            self._commit([item])
+        except Exception as exc:  # answered as 503 by the server; the agent retries
+            log.exception("storing report %s failed", item.report.report_id)
+            item.loop.call_soon_threadsafe(_set_exception, item.future, exc)
+            return False
+        return True
 
     def close(self, timeout: float = 30.0) -> None:
         """Finish what is queued, then stop the writer."""
@@ -92,24 +121,3 @@ def _set_result(fut: asyncio.Future[bool], value: bool) -> None:
 def _set_exception(fut: asyncio.Future[bool], exc: BaseException) -> None:
     if not fut.done():
         fut.set_exception(exc)
-
-
-class RateLimiter:
-    """A token bucket per agent; `check` returns 0 when allowed, else seconds to wait."""
-
-    def __init__(self, per_second: float, burst: int) -> None:
-        self.per_second = per_second
-        self.burst = float(burst)
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, key: str, now: float | None = None) -> float:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.per_second)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self.per_second

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sentinelle.collector.validate import Limits
+from sentinelle.collector.validate import Limits, report_json_schema
 
 _PROBLEM = {"$ref": "#/components/schemas/Problem"}
 
@@ -16,80 +16,9 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
-def report_schema(limits: Limits) -> dict[str, Any]:
-    finding = {
-        "type": "object",
-        "required": ["check", "status", "severity", "summary"],
-        "properties": {
-            "check": {"type": "string", "pattern": r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"},
-            "status": {"enum": ["pass", "warn", "fail", "error", "skip"]},
-            "severity": {"enum": ["critical", "high", "medium", "low", "info"]},
-            "summary": {"type": "string", "maxLength": limits.max_summary},
-            "evidence": {"type": "object"},
-            "remediation": {
-                "type": "object",
-                "properties": {"fr": {"type": "string"}, "en": {"type": "string"}},
-            },
-            "references": {"type": "object"},
-            "measurements": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["name", "value"],
-                    "properties": {
-                        "name": {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"},
-                        "value": {"type": "number"},
-                        "labels": {
-                            "type": "object",
-                            "additionalProperties": {"type": "string", "maxLength": 256},
-                        },
-                    },
-                },
-            },
-        },
-    }
-    return {
-        "type": "object",
-        "required": [
-            "schema_version",
-            "report_id",
-            "generated_at",
-            "agent",
-            "host",
-            "checks",
-            "results",
-            "score",
-        ],
-        "properties": {
-            "schema_version": {"const": 1},
-            "report_id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"},
-            "generated_at": {"type": "string", "format": "date-time"},
-            "agent": {
-                "type": "object",
-                "required": ["version"],
-                "properties": {"version": {"type": "string"}},
-            },
-            "host": {"type": "object"},
-            "checks": {
-                "type": "array",
-                "maxItems": limits.max_checks,
-                "items": {
-                    "type": "object",
-                    "required": ["check", "status", "duration_seconds"],
-                    "properties": {
-                        "check": {"type": "string"},
-                        "status": {"enum": ["pass", "warn", "fail", "error", "skip"]},
-                        "duration_seconds": {"type": "number", "minimum": 0},
-                    },
-                },
-            },
-            "results": {"type": "array", "maxItems": limits.max_results, "items": finding},
-            "score": {"type": "object"},
-        },
-    }
-
-
 def openapi_document(version: str, limits: Limits) -> dict[str, Any]:
+    """The document; the Report's schema is derived from the structs the collector decodes."""
+    report = report_json_schema(limits)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -136,7 +65,9 @@ def openapi_document(version: str, limits: Limits) -> dict[str, Any]:
                         "400": _problem("Malformed request"),
                         "401": _problem("Unknown token"),
                         "403": _problem("Expired, used up or revoked token"),
+                        "413": _problem("Body too large"),
                         "422": _problem("Invalid host name"),
+                        "429": _problem("Too many attempts from this address; see Retry-After"),
                     },
                 }
             },
@@ -161,7 +92,8 @@ def openapi_document(version: str, limits: Limits) -> dict[str, Any]:
                     "responses": {
                         "201": {"description": "Stored"},
                         "200": {"description": "Already stored (replay acknowledged)"},
-                        "400": _problem("Invalid JSON or gzip"),
+                        "400": _problem("Invalid JSON or gzip (one member, nothing after it)"),
+                        "408": _problem("The body did not arrive within the body timeout"),
                         "401": _problem("Unknown agent or wrong key"),
                         "403": _problem("Agent revoked"),
                         "413": _problem("Body too large (compressed or decompressed)"),
@@ -212,7 +144,8 @@ def openapi_document(version: str, limits: Limits) -> dict[str, Any]:
                         "detail": {"type": "string"},
                     },
                 },
-                "Report": report_schema(limits),
+                **report["components"],
+                "Report": report["schema"],
             },
         },
     }

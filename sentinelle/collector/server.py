@@ -31,26 +31,36 @@ from prometheus_client import (
 
 from sentinelle import __version__
 from sentinelle.collector.fleet import Fleet
-from sentinelle.collector.ingest import GroupCommitter, RateLimiter
+from sentinelle.collector.guard import (
+    LOCAL,
+    ConnectionGuard,
+    GuardedSockSite,
+    RateLimiter,
+    client_address,
+    parse_networks,
+)
+from sentinelle.collector.ingest import GroupCommitter
 from sentinelle.collector.openapi import openapi_document
 from sentinelle.collector.records import AgentRecord, CheckState, DailySnapshot, IncomingReport
 from sentinelle.collector.remote_write import RemoteWriter
 from sentinelle.collector.secrets import digest, new_agent_id, new_secret, verify
 from sentinelle.collector.settings import CollectorSettings
 from sentinelle.collector.store import Redemption, Store
-from sentinelle.collector.validate import ReportInvalid, decode_report
+from sentinelle.collector.validate import ReportInvalid, canonical_json, decode_report
 from sentinelle.errors import ConfigError
 from sentinelle.model import STATUS_ORDER, Score
 from sentinelle.scoring import ScoringPolicy, score_outcomes
 
 log = logging.getLogger("sentinelle.collector")
-HOST_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+HOST_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")  # \Z: no trailing newline
 AGENT_CACHE_SECONDS = 10.0
 FLEET_SYNC_SECONDS = 5.0
 # Workers commit batches concurrently: re-read a little before the last seen time so that a
 # batch committed late with an earlier timestamp is not missed.
 SYNC_OVERLAP = timedelta(seconds=5)  # how long a revocation from the CLI may take to apply
 PROBLEM = "application/problem+json"
+MAX_TOKEN_LENGTH = 256
+REPORTS_PATH = "/api/v1/reports"
 
 
 def problem(
@@ -81,8 +91,15 @@ class CollectorService:
         self.store = store
         self.scoring = scoring
         self.clock = clock
-        self.fleet = Fleet(scoring, settings.silent_after_seconds)
+        self.fleet = Fleet(scoring, settings.silent_after_seconds, settings.limits)
         self.limiter = RateLimiter(settings.rate_limit.per_second, settings.rate_limit.burst)
+        guard = settings.protection
+        self.trusted_proxies = parse_networks(guard.trusted_proxies)
+        self.anonymous_limiter = RateLimiter(guard.anonymous.per_second, guard.anonymous.burst)
+        self.enroll_limiter = RateLimiter(guard.enroll.per_second, guard.enroll.burst)
+        self.enroll_total_limiter = RateLimiter(
+            guard.enroll_total.per_second, guard.enroll_total.burst
+        )
         self.committer: GroupCommitter | None = None
         self._agents: dict[str, tuple[AgentRecord | None, float]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -125,6 +142,21 @@ class CollectorService:
             registry=self.registry,
             multiprocess_mode="max",
         )
+        self.refused = Counter(
+            "sentinelle_collector_refused",
+            "Requests and connections turned away before authentication, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.unrenderable = Gauge(
+            "sentinelle_collector_unrenderable_hosts",
+            "Hosts left out of the last /metrics because their stored state could not be "
+            "rendered (see the collector's log).",
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
+        for reason in REFUSAL_REASONS:
+            self.refused.labels(reason)
         self.remote_writer = build_remote_writer(settings)
         for result in ("stored", "duplicate", "rejected", "unauthorized", "rate_limited", "error"):
             self.pushes.labels(result)
@@ -132,7 +164,10 @@ class CollectorService:
     # Lifecycle
 
     def application(self) -> web.Application:
-        app = web.Application(client_max_size=self.settings.limits.max_body_bytes + 1)
+        app = web.Application(
+            client_max_size=self.settings.limits.max_body_bytes + 1,
+            middlewares=[self._anonymous_limit],
+        )
         app.add_routes(
             [
                 web.post("/api/v1/enroll", self.enroll),
@@ -302,20 +337,69 @@ class CollectorService:
         self._agents[agent_id] = (agent, now)
         return agent
 
-    async def _read_body(self, request: web.Request) -> tuple[bytes, bytes | None] | web.Response:
-        """(JSON bytes, the gzip body as received or None) or the problem to answer."""
-        limits = self.settings.limits
-        if request.content_length is not None and request.content_length > limits.max_body_bytes:
-            return problem(413, "Payload too large", f"body exceeds {limits.max_body_bytes} bytes")
+    def client(self, request: web.Request) -> str:
+        """The source address of the request (through trusted proxies); LOCAL for one made on
+        the collector's machine."""
+        return client_address(
+            request.remote, request.headers.get("X-Forwarded-For"), self.trusted_proxies
+        )
+
+    def _anonymous_wait(self, request: web.Request) -> float:
+        client = self.client(request)
+        return 0.0 if client == LOCAL else self.anonymous_limiter.check(client)
+
+    def _too_many(self, reason: str, wait: float) -> web.Response:
+        self.refused.labels(reason).inc()
+        return problem(
+            429, "Too many requests", "slow down", {"Retry-After": str(max(1, int(wait + 0.999)))}
+        )
+
+    @web.middleware
+    async def _anonymous_limit(
+        self, request: web.Request, handler: Callable[[web.Request], Any]
+    ) -> web.StreamResponse:
+        """Every request but a push spends a token of its source address's anonymous bucket
+        (a push spends one only when its credentials fail: see `ingest`)."""
+        if request.path != REPORTS_PATH:
+            wait = self._anonymous_wait(request)
+            if wait > 0:
+                return self._too_many("anonymous_rate", wait)
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    async def _read_limited(self, request: web.Request, limit: int) -> bytes | web.Response:
+        """The request body, at most `limit` bytes, within the body timeout."""
+        too_large = problem(413, "Payload too large", f"body exceeds {limit} bytes")
+        if request.content_length is not None and request.content_length > limit:
+            return too_large
+        chunks: list[bytes] = []
+        size = 0
         try:
-            raw = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return problem(413, "Payload too large", f"body exceeds {limits.max_body_bytes} bytes")
+            async with asyncio.timeout(self.settings.protection.body_timeout_seconds):
+                while True:
+                    chunk = await request.content.readany()
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > limit:
+                        return too_large
+                    chunks.append(chunk)
+        except TimeoutError:
+            self.refused.labels("body_timeout").inc()
+            return problem(408, "Request timeout", "the body did not arrive in time")
+        return b"".join(chunks)
+
+    async def _read_body(self, request: web.Request) -> bytes | web.Response:
+        """The JSON bytes of a push (inflated when gzip), or the problem to answer."""
+        limits = self.settings.limits
+        raw = await self._read_limited(request, limits.max_body_bytes)
+        if isinstance(raw, web.Response):
+            return raw
         encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding in ("", "identity"):
             if len(raw) > limits.max_decompressed_bytes:
                 return problem(413, "Payload too large", "body too large")
-            return raw, None
+            return raw
         if encoding != "gzip":
             return problem(415, "Unsupported encoding", "use gzip or no Content-Encoding")
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -332,19 +416,36 @@ class CollectorService:
             )
         if not inflater.eof:
             return problem(400, "Bad gzip body", "truncated gzip stream")
-        return out, raw
+        if inflater.unused_data:
+            # A second member (or anything) after the first: one Report is one gzip member.
+            return problem(400, "Bad gzip body", "data after the end of the gzip member")
+        return out
 
     # Handlers
 
     async def enroll(self, request: web.Request) -> web.Response:
-        read = await self._read_body(request)
-        if isinstance(read, web.Response):
-            return read
+        # Guessing tokens: a few tries per address, and a ceiling for all addresses together.
+        client = self.client(request)
+        if client != LOCAL:
+            for limiter, key, reason in (
+                (self.enroll_limiter, client, "enroll_rate"),
+                (self.enroll_total_limiter, "all", "enroll_total_rate"),
+            ):
+                wait = limiter.check(key)
+                if wait > 0:
+                    self.enrollments.labels("rate_limited").inc()
+                    return self._too_many(reason, wait)
+        body = await self._read_limited(request, self.settings.protection.max_enroll_body_bytes)
+        if isinstance(body, web.Response):
+            self.enrollments.labels("bad_request").inc()
+            return body
         try:
-            data = json.loads(read[0])
+            data = json.loads(body)
             token, hostname = data["token"], data["hostname"]
             if not isinstance(token, str) or not isinstance(hostname, str):
                 raise TypeError
+            if not token.isascii() or len(token) > MAX_TOKEN_LENGTH:
+                raise ValueError
         except (ValueError, KeyError, TypeError):
             self.enrollments.labels("bad_request").inc()
             return problem(
@@ -388,20 +489,24 @@ class CollectorService:
         auth = request.headers.get("Authorization", "")
         scheme, _, credentials = auth.partition(" ")
         agent_id, _, key = credentials.partition(":")
-        if scheme.lower() != "bearer" or not agent_id or not key or len(agent_id) > 64:
-            self.pushes.labels("unauthorized").inc()
-            return problem(
-                401,
-                "Unauthorized",
-                "expected Authorization: Bearer AGENT_ID:KEY",
-                {"WWW-Authenticate": "Bearer"},
-            )
-        agent = await self._agent(agent_id)
+        well_formed = (
+            scheme.lower() == "bearer"
+            and 0 < len(agent_id) <= 64
+            and 0 < len(key) <= MAX_TOKEN_LENGTH
+            and credentials.isascii()  # header bytes that are not ASCII are no key of ours
+        )
+        agent = await self._agent(agent_id) if well_formed else None
         if agent is None or not verify(key, agent.key_hash):
+            wait = self._anonymous_wait(request)
+            if wait > 0:
+                return self._too_many("anonymous_rate", wait)
             self.pushes.labels("unauthorized").inc()
-            return problem(
-                401, "Unauthorized", "unknown agent or wrong key", {"WWW-Authenticate": "Bearer"}
+            detail = (
+                "unknown agent or wrong key"
+                if well_formed
+                else "expected Authorization: Bearer AGENT_ID:KEY"
             )
+            return problem(401, "Unauthorized", detail, {"WWW-Authenticate": "Bearer"})
         if agent.revoked_at is not None:
             self.pushes.labels("unauthorized").inc()
             return problem(403, "Agent revoked", "this agent was revoked; enroll again")
@@ -414,13 +519,13 @@ class CollectorService:
                 "slow down",
                 {"Retry-After": str(max(1, int(wait + 0.999)))},
             )
-        read = await self._read_body(request)
-        if isinstance(read, web.Response):
+        body = await self._read_body(request)
+        if isinstance(body, web.Response):
             self.pushes.labels("rejected").inc()
-            return read
-        body, body_gz = read
+            return body
+        received = self.clock()
         try:
-            data = decode_report(body, self.settings.limits)
+            data = decode_report(body, self.settings.limits, datetime.fromtimestamp(received, UTC))
         except ReportInvalid as exc:
             self.pushes.labels("rejected").inc()
             if exc.field == "$" and "invalid JSON" in str(exc):
@@ -428,9 +533,9 @@ class CollectorService:
             return problem(422, "Invalid Report", str(exc)[:500])
         generated = data.generated_at
         score = self._score(data)
-        received = self.clock()
-        # Stored compressed: a tenth of the bytes to write and to keep for the retention.
-        stored_body = body_gz if body_gz is not None else gzip.compress(body, 1)
+        # What is stored is the canonical form, never the bytes received; compressed: a tenth
+        # of the bytes to write and to keep for the retention.
+        stored_body = gzip.compress(canonical_json(data), 1, mtime=0)
         incoming = IncomingReport(
             data.report_id,
             agent.agent_id,
@@ -470,6 +575,7 @@ class CollectorService:
             await loop.run_in_executor(None, self.sync_fleet)
         text = await loop.run_in_executor(None, self.fleet.render, self.clock())
         self.render_seconds.set(time.perf_counter() - started)
+        self.unrenderable.set(self.fleet.unrenderable)
         own = generate_latest(self.own_metrics_registry()).decode()
         return web.Response(
             text=text + own,
@@ -521,6 +627,14 @@ def _check_states(results: list[Any]) -> tuple[CheckState, ...]:
 
 
 STATUS_RANK = {s.value: i for i, s in enumerate(STATUS_ORDER)}
+REFUSAL_REASONS = (
+    "anonymous_rate",
+    "enroll_rate",
+    "enroll_total_rate",
+    "body_timeout",
+    "connections_total",
+    "connections_per_address",
+)
 
 
 def build_remote_writer(settings: CollectorSettings) -> RemoteWriter | None:
@@ -564,13 +678,27 @@ async def serve(
     sock: socket.socket | None = None,
 ) -> None:
     """Run until `stop` is set; `ready` gets the bound address."""
-    # auto_decompress off: gzip is inflated by _read_body, under the decompressed-size limit.
+    protection = service.settings.protection
     runner = web.AppRunner(
-        service.application(), access_log=None, handle_signals=False, auto_decompress=False
+        service.application(),
+        access_log=None,
+        handle_signals=False,
+        # Off: gzip is inflated by _read_body, under the decompressed-size limit.
+        auto_decompress=False,
+        # Armed at connect and after each answer, it fires while no complete request has
+        # arrived: it is the header timeout too (idle and slowly sent headers are cut).
+        keepalive_timeout=protection.header_timeout_seconds,
+        max_headers=32,
     )
     await runner.setup()
     sock = sock or listening_socket(service.settings)
-    site = web.SockSite(runner, sock, ssl_context=ssl_context(service.settings))
+    guard = ConnectionGuard(
+        protection.max_connections,
+        protection.max_connections_per_address,
+        service.trusted_proxies,
+        on_refused=lambda why: service.refused.labels(f"connections_{why}").inc(),
+    )
+    site = GuardedSockSite(runner, sock, guard, ssl_context=ssl_context(service.settings))
     await site.start()
     bound = sock.getsockname()
     if ready is not None:

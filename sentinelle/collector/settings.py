@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from sentinelle.collector.guard import Bucket, parse_networks
 from sentinelle.collector.validate import Limits
 from sentinelle.validation import Section, load_yaml_file
 
@@ -18,6 +19,28 @@ class RateLimit:
 
     per_second: float = 1.0
     burst: int = 60
+
+
+ANONYMOUS = Bucket(per_second=20.0, burst=120)
+ENROLL = Bucket(per_second=0.1, burst=10)
+ENROLL_TOTAL = Bucket(per_second=5.0, burst=50)
+
+
+@dataclass(frozen=True)
+class Protection:
+    """Bounds that hold before authentication (docs/security.md)."""
+
+    header_timeout_seconds: float = 15.0  # idle or half-sent request headers are cut after it
+    body_timeout_seconds: float = 30.0  # to receive a whole request body
+    max_connections: int = 1024
+    max_connections_per_address: int = 32  # trusted proxies count only toward the total
+    max_enroll_body_bytes: int = 4096
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")  # their X-Forwarded-For counts
+    # Per source address: requests that carry no valid agent key (enrollment, failed
+    # authentication, /metrics, /sd...), and enrollment attempts among them.
+    anonymous: Bucket = ANONYMOUS
+    enroll: Bucket = ENROLL
+    enroll_total: Bucket = ENROLL_TOTAL  # all addresses together
 
 
 @dataclass(frozen=True)
@@ -51,6 +74,48 @@ class CollectorSettings:
     batch_max: int = 256
     workers: int = 1  # processes sharing the listening port (SO_REUSEPORT) and the store
     remote_write: RemoteWriteSettings | None = None
+    protection: Protection = field(default_factory=Protection)
+
+
+def _bucket(section: Section, name: str, default: Bucket) -> Bucket:
+    sec = section.section(name)
+    bucket = Bucket(
+        per_second=sec.number("per_second", default.per_second, minimum=0.001),
+        burst=sec.number("burst", default.burst, minimum=1, integer=True),
+    )
+    sec.done()
+    return bucket
+
+
+def parse_protection(top: Section) -> Protection:
+    sec = top.section("protection")
+    d = Protection()
+    proxies = tuple(sec.str_list("trusted_proxies", list(d.trusted_proxies)))
+    try:
+        parse_networks(proxies)
+    except ValueError as exc:
+        raise sec.error("trusted_proxies", "IP addresses or CIDR networks", str(exc)) from exc
+    protection = Protection(
+        header_timeout_seconds=sec.number(
+            "header_timeout_seconds", d.header_timeout_seconds, minimum=1, maximum=3600
+        ),
+        body_timeout_seconds=sec.number(
+            "body_timeout_seconds", d.body_timeout_seconds, minimum=1, maximum=3600
+        ),
+        max_connections=sec.number("max_connections", d.max_connections, minimum=1, integer=True),
+        max_connections_per_address=sec.number(
+            "max_connections_per_address", d.max_connections_per_address, minimum=1, integer=True
+        ),
+        max_enroll_body_bytes=sec.number(
+            "max_enroll_body_bytes", d.max_enroll_body_bytes, minimum=256, integer=True
+        ),
+        trusted_proxies=proxies,
+        anonymous=_bucket(sec, "anonymous", d.anonymous),
+        enroll=_bucket(sec, "enroll", d.enroll),
+        enroll_total=_bucket(sec, "enroll_total", d.enroll_total),
+    )
+    sec.done()
+    return protection
 
 
 def parse_settings(data: Any, source: str) -> CollectorSettings:
@@ -120,6 +185,7 @@ def parse_settings(data: Any, source: str) -> CollectorSettings:
         batch_max=top.number("batch_max", d.batch_max, minimum=1, integer=True),
         workers=top.number("workers", d.workers, minimum=1, maximum=64, integer=True),
         remote_write=remote_write,
+        protection=parse_protection(top),
     )
     top.raw("report", None)  # the monthly report's section, read by sentinelle.report.config
     top.done()

@@ -233,6 +233,10 @@ class SQLiteStore(Store):
         ]
 
     def redeem_token(self, token_hash: str, now: datetime) -> tuple[Redemption, str | None]:
+        # A guess of an unknown token is answered from the read connection: taking the write
+        # lock for it would let a stream of guesses queue every writer behind it.
+        if not self._query("SELECT 1 FROM tokens WHERE token_hash=?", (token_hash,)):
+            return Redemption.UNKNOWN, None
         with self._tx() as db:
             row = db.execute("SELECT * FROM tokens WHERE token_hash=?", (token_hash,)).fetchone()
             if row is None:

@@ -1,15 +1,21 @@
-"""Decoding and validation of pushed Reports, with limits: bad input gets a precise 4xx.
+"""Decoding and validation of pushed Reports: one strict schema, a canonical form, precise 4xx.
 
-msgspec decodes the JSON straight into typed structs and checks types, enumerations, patterns
-and lengths in C; this runs on every push, so it must cost far less than the HTTP handling.
-The structs follow `sentinelle.model.Report.to_dict()`.
+Every field anything downstream reads (the fleet exposition, the dashboards, the monthly
+report) is decoded into a typed struct: types, enumerations, patterns, lengths, the depth of
+evidence, dates within their valid range, unique check ids and series, strings valid UTF-8.
+What is accepted is re-encoded from the structs (`canonical_json`) and that form is stored, not
+the bytes received: unknown fields, duplicate keys and odd spellings (a lowercase `t` in a date)
+never reach a consumer. msgspec does the work in C; it runs on every push.
+
+The structs follow `sentinelle.model.Report.to_dict()`; the OpenAPI document is derived from
+them (`report_json_schema`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -17,13 +23,20 @@ import msgspec
 from msgspec import Meta, Struct
 
 from sentinelle.checks.base import CHECK_ID
+from sentinelle.metrics import MEASUREMENTS
 from sentinelle.model import SCHEMA_VERSION
 
-REPORT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
-NAME_PATTERN = r"^[a-z_][a-z0-9_]{0,99}$"
-LABEL_PATTERN = r"^[a-z][a-z0-9_]{0,99}$"  # no leading "__": reserved by Prometheus
+# \Z, not $: `$` also matches before a trailing newline ("mairie\n").
+REPORT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z"
+NAME_PATTERN = r"^[a-z_][a-z0-9_]{0,99}\Z"
+LABEL_PATTERN = r"^[a-z][a-z0-9_]{0,99}\Z"  # no leading "__": reserved by Prometheus
+KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}\Z"
 StatusName = Literal["pass", "warn", "fail", "error", "skip"]
 SeverityName = Literal["critical", "high", "medium", "low", "info"]
+GradeName = Literal["A", "B", "C", "D", "E"]
+# Before this no Sentinelle agent existed: an earlier date is a broken clock or a forgery.
+EARLIEST_GENERATED_AT = datetime(2020, 1, 1, tzinfo=UTC)
+COUNT = Annotated[int, Meta(ge=0, le=2**53)]
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,10 @@ class Limits:
     max_string: int = 4096
     max_summary: int = 2000
     max_measurements: int = 64  # per finding
+    max_series: int = 5000  # measurements of one Report, all findings together
+    max_evidence_depth: int = 6  # nested arrays/objects below a finding's evidence
+    max_evidence_items: int = 1000  # entries of one array or object in evidence
+    max_clock_ahead_seconds: int = 86_400  # how far in the future generated_at may be
 
 
 class ReportInvalid(ValueError):
@@ -48,18 +65,58 @@ class ReportInvalid(ValueError):
         super().__init__(f"{field}: {message}")
 
 
-class Agent(Struct):
+class AgentHealthIn(Struct, kw_only=True):
+    """The agent's own state (`sentinelle.model.AgentHealth`)."""
+
+    spool_reports: COUNT = 0
+    spool_bytes: COUNT = 0
+    reports_dropped_total: COUNT = 0
+    spool_quarantined_total: COUNT = 0
+    reports_rejected_total: COUNT = 0
+    push_consecutive_failures: COUNT = 0
+    cycle_failures_total: COUNT = 0
+    state_write_errors_total: COUNT = 0
+    state_dir_writable: bool = True
+
+
+class AgentIn(Struct, kw_only=True, omit_defaults=True):
+    """Who sent the Report."""
+
     version: Annotated[str, Meta(max_length=64)]
+    health: AgentHealthIn | None = None
 
 
 class CheckRunIn(Struct):
+    """How one check ran."""
+
     check: Annotated[str, Meta(max_length=128)]  # pattern checked by _check_names
     status: StatusName
-    duration_seconds: Annotated[float, Meta(ge=0)]
+    duration_seconds: Annotated[float, Meta(ge=0, le=86_400)]
+
+
+class ScoreIn(Struct):
+    """The agent's own score (the collector computes its own; this one is kept as sent)."""
+
+    value: Annotated[float, Meta(ge=0, le=100)]
+    grade: GradeName
+    capped_by: Annotated[str, Meta(max_length=500)] | None = None
+    open_by_severity: dict[SeverityName, COUNT] = {}
+
+
+def _evidence_type(limits: Limits) -> Any:
+    """JSON values nested at most `max_evidence_depth` deep, each container bounded: the depth
+    is part of the type, so msgspec enforces it in C and never recurses on hostile nesting."""
+    leaf: Any = Annotated[str, Meta(max_length=limits.max_string)] | int | float | bool | None
+    key = Annotated[str, Meta(max_length=128)]
+    bound = Meta(max_length=limits.max_evidence_items)
+    value: Any = leaf
+    for _ in range(limits.max_evidence_depth):
+        value = leaf | Annotated[list[value], bound] | Annotated[dict[key, value], bound]
+    return Annotated[dict[key, value], bound]
 
 
 @lru_cache(maxsize=8)
-def _report_type(limits: Limits) -> type[Struct]:
+def report_type(limits: Limits) -> type[Struct]:
     """The Report struct for these limits (struct constraints are fixed at definition)."""
     label_value = Annotated[str, Meta(max_length=256)]
     measurement = msgspec.defstruct(
@@ -84,11 +141,31 @@ def _report_type(limits: Limits) -> type[Struct]:
             ("status", StatusName),
             ("severity", SeverityName),
             ("summary", Annotated[str, Meta(max_length=limits.max_summary)]),
-            # Text for people, not used at ingest: kept as validated raw JSON (no Python
-            # objects built: 7x faster), bounded by size and checked to be objects below.
-            ("evidence", msgspec.Raw, msgspec.Raw(b"{}")),
-            ("remediation", msgspec.Raw, msgspec.Raw(b"{}")),
-            ("references", msgspec.Raw, msgspec.Raw(b"{}")),
+            ("evidence", _evidence_type(limits), {}),
+            (
+                "remediation",
+                Annotated[
+                    dict[
+                        Annotated[str, Meta(pattern=r"^[a-z]{2}\Z")],
+                        Annotated[str, Meta(max_length=limits.max_string)],
+                    ],
+                    Meta(max_length=8),
+                ],
+                {},
+            ),
+            (
+                "references",
+                Annotated[
+                    dict[
+                        Annotated[str, Meta(pattern=KEY_PATTERN)],
+                        Annotated[
+                            list[Annotated[str, Meta(max_length=64)] | int], Meta(max_length=64)
+                        ],
+                    ],
+                    Meta(max_length=16),
+                ],
+                {},
+            ),
             (
                 "measurements",
                 Annotated[
@@ -106,11 +183,12 @@ def _report_type(limits: Limits) -> type[Struct]:
             ("schema_version", Literal[SCHEMA_VERSION]),
             ("report_id", Annotated[str, Meta(pattern=REPORT_ID_PATTERN)]),
             ("generated_at", datetime),
-            ("agent", Agent),
+            ("agent", AgentIn),
             (
                 "host",
                 Annotated[
-                    dict[Annotated[str, Meta(max_length=64)], host_value], Meta(max_length=64)
+                    dict[Annotated[str, Meta(pattern=KEY_PATTERN)], host_value],
+                    Meta(max_length=64),
                 ],
             ),
             ("checks", Annotated[list[CheckRunIn], Meta(max_length=limits.max_checks)]),
@@ -121,17 +199,18 @@ def _report_type(limits: Limits) -> type[Struct]:
                     Meta(max_length=limits.max_results),
                 ],
             ),
-            ("score", dict[str, Any]),
+            ("score", ScoreIn),
         ],
     )
 
 
 @lru_cache(maxsize=8)
 def _decoder(limits: Limits) -> msgspec.json.Decoder[Any]:
-    return msgspec.json.Decoder(_report_type(limits))
+    return msgspec.json.Decoder(report_type(limits))
 
 
-_AT = re.compile(r" - at `(\$[^`]*)`$")
+_ENCODER = msgspec.json.Encoder()
+_AT = re.compile(r" - at `(\$[^`]*)`\Z")
 
 
 # Check ids repeat from one Report to the next: a regex per field per push (msgspec calls back
@@ -144,7 +223,7 @@ _MAX_REMEMBERED = 10_000
 def _valid_id(value: str) -> bool:
     if value in _VALID_IDS:
         return True
-    if not CHECK_ID.match(value):
+    if not CHECK_ID.match(value) or value.endswith("\n"):
         return False
     if len(_VALID_IDS) < _MAX_REMEMBERED:
         _VALID_IDS.add(value)
@@ -152,16 +231,68 @@ def _valid_id(value: str) -> bool:
 
 
 def _check_names(report: Any) -> None:
+    seen: dict[str, int] = {}
     for i, run in enumerate(report.checks):
         if not _valid_id(run.check):
             raise ReportInvalid(f"$.checks[{i}].check", "Expected a check id like family.name")
+        first = seen.setdefault(run.check, i)
+        if first != i:
+            raise ReportInvalid(
+                f"$.checks[{i}].check", f"check {run.check} already listed at $.checks[{first}]"
+            )
     for i, finding in enumerate(report.results):
         if not _valid_id(finding.check):
             raise ReportInvalid(f"$.results[{i}].check", "Expected a check id like family.name")
 
 
-def decode_report(body: bytes, limits: Limits) -> Any:
-    """Decode and validate a Report; raise ReportInvalid naming the first bad field."""
+def _series_key(measurement: Any) -> tuple[str, tuple[str, ...]]:
+    """The series a measurement becomes: known names keep only their documented labels (as
+    `sentinelle.metrics` renders them), so two that differ in an ignored label still collide."""
+    spec = MEASUREMENTS.get(measurement.name)
+    labels = measurement.labels
+    if spec is None:
+        return measurement.name, tuple(f"{k}={v}" for k, v in sorted(labels.items()))
+    return measurement.name, tuple(labels.get(k, "") for k in spec.labels)
+
+
+def _check_series(report: Any, limits: Limits) -> None:
+    seen: dict[tuple[str, tuple[str, ...]], str] = {}
+    total = 0
+    for i, finding in enumerate(report.results):
+        for j, m in enumerate(finding.measurements):
+            total += 1
+            where = f"$.results[{i}].measurements[{j}]"
+            if total > limits.max_series:
+                raise ReportInvalid(where, f"more than {limits.max_series} series in one Report")
+            first = seen.setdefault(_series_key(m), where)
+            if first != where:
+                raise ReportInvalid(where, f"the same series as {first}")
+
+
+def _check_dates(report: Any, now: datetime, limits: Limits) -> None:
+    generated = report.generated_at
+    if generated.tzinfo is None:
+        raise ReportInvalid("$.generated_at", "timestamp needs a time zone (use Z for UTC)")
+    latest = now + timedelta(seconds=limits.max_clock_ahead_seconds)
+    try:
+        in_range = EARLIEST_GENERATED_AT <= generated <= latest
+        utc = generated.astimezone(UTC)
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise ReportInvalid(
+            "$.generated_at",
+            f"expected a time between {EARLIEST_GENERATED_AT:%Y-%m-%d} and "
+            f"{limits.max_clock_ahead_seconds // 3600} h after the collector's clock",
+        )
+    report.generated_at = utc
+
+
+def decode_report(body: bytes, limits: Limits, now: datetime | None = None) -> Any:
+    """Decode and validate a Report; raise ReportInvalid naming the first bad field.
+
+    `now` is the collector's clock, which bounds `generated_at`; the date is normalised to UTC.
+    """
     try:
         report = _decoder(limits).decode(body)
     except msgspec.ValidationError as exc:
@@ -171,16 +302,33 @@ def decode_report(body: bytes, limits: Limits) -> Any:
         raise ReportInvalid(field, _AT.sub("", message)) from exc
     except msgspec.DecodeError as exc:
         raise ReportInvalid("$", f"invalid JSON: {exc}") from exc
-    if report.generated_at.tzinfo is None:
-        raise ReportInvalid("$.generated_at", "timestamp needs a time zone (use Z for UTC)")
+    except RecursionError as exc:  # nesting in a field the schema skips (an unknown key)
+        raise ReportInvalid("$", "invalid JSON: nested too deeply") from exc
+    _check_dates(report, now or datetime.now(UTC), limits)
     _check_names(report)
-    for i, finding in enumerate(report.results):
-        for name in ("evidence", "remediation", "references"):
-            raw = bytes(getattr(finding, name))
-            if raw[:1] != b"{":
-                raise ReportInvalid(f"$.results[{i}].{name}", "Expected `object`")
-            if len(raw) > limits.max_string * 4:
-                raise ReportInvalid(
-                    f"$.results[{i}].{name}", f"longer than {limits.max_string * 4} bytes"
-                )
+    _check_series(report, limits)
     return report
+
+
+def canonical_json(report: Any) -> bytes:
+    """The accepted Report re-encoded from its structs: what the collector stores."""
+    return _ENCODER.encode(report)
+
+
+def report_json_schema(limits: Limits) -> dict[str, Any]:
+    """JSON Schema of the Report, derived from the structs (for the OpenAPI document)."""
+    (schema,), components = msgspec.json.schema_components(
+        [report_type(limits)], ref_template="#/components/schemas/{name}"
+    )
+    # The depth-bounded evidence type spells out every level: say it in one line instead.
+    finding = components.get("FindingIn", {})
+    if "evidence" in finding.get("properties", {}):
+        finding["properties"]["evidence"] = {
+            "type": "object",
+            "description": (
+                f"Any JSON object, nested at most {limits.max_evidence_depth} levels, "
+                f"{limits.max_evidence_items} entries per array or object, strings of at most "
+                f"{limits.max_string} characters."
+            ),
+        }
+    return {"schema": schema, "components": components}
