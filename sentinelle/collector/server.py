@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -387,6 +388,8 @@ class CollectorService:
         except TimeoutError:
             self.refused.labels("body_timeout").inc()
             return problem(408, "Request timeout", "the body did not arrive in time")
+        except (ConnectionError, RequestPayloadError) as exc:  # the client went away, or lied
+            return problem(400, "Bad request body", str(exc)[:200] or type(exc).__name__)
         return b"".join(chunks)
 
     async def _read_body(self, request: web.Request) -> bytes | web.Response:
