@@ -1,9 +1,9 @@
 """« Sentinelle — Santé des agents »: are the agents and the collector doing their job?
 
-The agent's push client metrics (spool depth, push attempts, backoff) exist only on each agent's
-own local /metrics; the collector never receives them. This dashboard therefore uses what the
-collector knows: versions, last reports, the delay between a Report's creation and its storage
-(which grows when Reports waited in the spool), checks that errored and check durations.
+Each Report carries the agent's own health (spool, dropped and rejected Reports, failed writes
+under its state directory), so the SOC sees it through the collector although agents sit behind
+NAT; with it: versions, last reports, the delay between a Report's creation and its storage,
+checks that errored and check durations, and what the collector turned away.
 """
 
 from __future__ import annotations
@@ -34,9 +34,8 @@ from sentinelle.dashboards.panels import (
 from sentinelle.rules import RuleSet
 
 SPOOL_NOTE = (
-    " La profondeur du spool de l'agent (sentinelle_agent_push_spool_depth) et ses tentatives "
-    "d'envoi ne sont visibles que sur le /metrics local de chaque agent : le collecteur ne les "
-    "reçoit pas, ce panneau ne peut donc pas les montrer.")
+    " L'état de la file d'envoi de chaque agent (rapports en attente, perdus) est plus bas, "
+    "dans « La file d'envoi des agents ».")
 TRANSIT = ("sentinelle_host_last_report_timestamp_seconds - "
            "sentinelle_report_timestamp_seconds")
 
@@ -123,6 +122,56 @@ def build(rules: RuleSet) -> db.Dashboard:
         [Q(TRANSIT, "{{commune}} / {{host}}")],
         unit="s", thresholds=transit_thresholds(), show_thresholds=True, min_value=0))
 
+    dash.with_row(db.Row("La file d'envoi des agents"))
+    dash.with_panel(stat_panel(
+        "Rapports perdus (24 h)",
+        "Rapports que les agents ont dû supprimer sans les envoyer ces dernières 24 heures, "
+        "leur file d'attente étant pleine (collecteur injoignable longtemps). Chaque agent le "
+        "dit dans le rapport suivant qu'il réussit à envoyer. Doit rester à zéro.",
+        [Q("sum(increase(sentinelle_agent_health_reports_dropped_total[24h])) or vector(0)")],
+        width=6, thresholds=count_thresholds()))
+    dash.with_panel(stat_panel(
+        "Rapports en attente",
+        "Rapports qui attendaient dans la file d'envoi des agents au moment de leur dernier "
+        "rapport, sur toute la flotte : ils arriveront dans l'ordre dès que le réseau revient.",
+        [Q("sum(sentinelle_agent_health_spool_reports) or vector(0)")],
+        width=6, thresholds=count_thresholds()))
+    dash.with_panel(stat_panel(
+        "Agents au disque plein",
+        "Agents qui n'ont pas pu écrire dans leur répertoire d'état lors de leur dernier cycle "
+        "(disque plein le plus souvent) : ils continuent leurs contrôles mais ne gardent plus "
+        "leurs rapports en cas de coupure.",
+        [Q("count(sentinelle_agent_health_state_dir_writable == 0) or vector(0)")],
+        width=6, thresholds=count_thresholds()))
+    dash.with_panel(stat_panel(
+        "Rapports refusés par le collecteur",
+        "Rapports que le collecteur a refusés définitivement (rapport invalide, clé révoquée) "
+        "depuis l'installation de chaque agent, sur toute la flotte.",
+        [Q("sum(sentinelle_agent_health_reports_rejected_total) or vector(0)")],
+        width=6, thresholds=count_thresholds()))
+    dash.with_panel(table_panel(
+        "File d'envoi de chaque agent",
+        "Un serveur par ligne, tel que son agent l'a décrit dans son dernier rapport : rapports "
+        "en attente, rapports perdus et refusés depuis l'installation, échecs d'envoi "
+        "consécutifs, et si l'agent peut écrire sur son disque.",
+        [Q("max by (commune, host) (sentinelle_agent_health_spool_reports)"),
+         Q("max by (commune, host) (sentinelle_agent_health_reports_dropped_total)"),
+         Q("max by (commune, host) (sentinelle_agent_health_reports_rejected_total)"),
+         Q("max by (commune, host) (sentinelle_agent_health_push_consecutive_failures)"),
+         Q("max by (commune, host) (sentinelle_agent_health_state_dir_writable)")],
+        columns={
+            "commune": Column("Code INSEE", link=commune_link(), width=100),
+            "host": Column("Serveur"),
+            "Value #A": Column("En attente", thresholds=count_thresholds(), cell="color-text"),
+            "Value #B": Column("Perdus", thresholds=count_thresholds(), cell="color-text"),
+            "Value #C": Column("Refusés", thresholds=count_thresholds(), cell="color-text"),
+            "Value #D": Column("Échecs d'envoi", thresholds=count_thresholds(),
+                               cell="color-text"),
+            "Value #E": Column("Disque inscriptible", mappings=yes_no_mappings("green", "red"),
+                               thresholds=neutral_thresholds(), cell="color-text", width=140),
+        },
+        sort_by=("Perdus", True), height=8, width=24))
+
     dash.with_row(db.Row("Contrôles"))
     dash.with_panel(table_panel(
         "Contrôles en erreur",
@@ -174,6 +223,22 @@ def build(rules: RuleSet) -> db.Dashboard:
         "Prometheus collecte. S'il approche du délai de collecte, Prometheus perd des mesures.",
         [Q("max(sentinelle_collector_exposition_render_seconds)")], unit="s", decimals=None,
         width=6, height=8, thresholds=age_thresholds(1.0, 5.0), graph=True))
+    dash.with_panel(timeseries_panel(
+        "Refus avant authentification",
+        "Requêtes et connexions que le collecteur a refusées avant toute authentification, par "
+        "motif : trop de tentatives d'inscription ou de requêtes anonymes depuis une adresse, "
+        "corps de requête trop lent, trop de connexions. Une hausse soudaine signale une "
+        "tentative de deviner des jetons ou de saturer le collecteur.",
+        [Q("sum by (reason) (increase(sentinelle_collector_refused_total[$__rate_interval]))",
+           "{{reason}}")],
+        unit="short", stacked=True, width=12, decimals=0))
+    dash.with_panel(stat_panel(
+        "Serveurs non affichables",
+        "Serveurs dont le dernier rapport enregistré ne peut pas être affiché (rapport d'une "
+        "ancienne version devenu invalide) : ils sont retirés de la page /metrics, les autres "
+        "restent. Le journal du collecteur nomme l'agent. Doit rester à zéro.",
+        [Q("max(sentinelle_collector_unrenderable_hosts)")],
+        width=12, thresholds=count_thresholds()))
     return dash
 
 

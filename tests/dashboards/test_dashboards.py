@@ -240,15 +240,22 @@ def test_check_texts_cover_the_whole_catalog(built: dict[str, dict[str, Any]]) -
     assert "[service]" in remediation["ports.risky_services"]["text"]
 
 
-def test_agent_health_says_where_the_spool_metrics_are(
+def test_agent_health_shows_the_spool_through_the_reports(
         built: dict[str, dict[str, Any]]) -> None:
+    """The agent's spool reaches the SOC in its Reports (agent_health_*), never through the
+    agent's local push metrics, which the collector does not have."""
     agents = built["agent-health.json"]
-    notes = [p for p in panels(agents) if "sentinelle_agent_push_spool_depth" in
-             p.get("description", "")]
-    assert notes and all("/metrics local" in p["description"] for p in notes)
     exprs = " ".join(e.expr for e in expressions("agent-health.json", agents))
     assert "sentinelle_agent_push" not in exprs  # the collector never has them
+    for name in ("sentinelle_agent_health_reports_dropped_total",
+                 "sentinelle_agent_health_spool_reports",
+                 "sentinelle_agent_health_state_dir_writable",
+                 "sentinelle_collector_refused_total",
+                 "sentinelle_collector_unrenderable_hosts"):
+        assert name in exprs, name
     assert "agent_version" in exprs and "sentinelle_check_success" in exprs
+    titles = {p["title"] for p in panels(agents)}
+    assert {"Rapports perdus (24 h)", "File d'envoi de chaque agent"} <= titles
 
 
 def test_render_is_stable(built: dict[str, dict[str, Any]]) -> None:

@@ -96,6 +96,15 @@ EXPECTED_EMPTY: dict[str, Empty] = {
     "SentinelleAgentSilent": Empty(
         "every agent reported a few minutes ago, when the fleet started",
         "max(time() - sentinelle_host_last_report_timestamp_seconds) < 3600"),
+    "SentinelleAgentDroppingReports": Empty(
+        "the collector stayed reachable, so no agent's spool overflowed; the premise also "
+        "proves every host's Report carried the agent's health",
+        "count(sentinelle_agent_health_reports_dropped_total == 0)"
+        " == count(sentinelle_host_risk_score)"),
+    "SentinelleAgentStateNotWritable": Empty(
+        "every agent could write its state directory",
+        "count(sentinelle_agent_health_state_dir_writable == 1)"
+        " == count(sentinelle_host_risk_score)"),
     "SentinelleCommuneScoreDrop": Empty(
         "comparing with the score of 24 hours ago needs 24 hours of history; this Prometheus "
         "started minutes ago",
