@@ -197,3 +197,21 @@ def test_five_hundred_slow_clients_cost_little_memory(tmp_path: Path) -> None:
         grown = process.memory_info().rss - before
         assert grown < 32 << 20, f"{grown / 2**20:.0f} MiB for 500 slow clients"
         assert request(c.url + "/healthz")[0] == 200  # and it still answers others
+
+
+@pytest.mark.parametrize("yaml_text,key", [
+    ("protection: {trusted_proxies: [nope]}", "protection.trusted_proxies"),
+    ("protection: {anonymous: {burst: 0}}", "protection.anonymous.burst"),
+    ("protection: {header_timeout_seconds: 0}", "protection.header_timeout_seconds"),
+    ("protection: {max_connexions: 5}", "protection.max_connexions"),
+])
+def test_protection_settings_errors_name_the_key(tmp_path: Path, yaml_text: str,
+                                                  key: str) -> None:
+    from sentinelle.collector.settings import load_settings
+    from sentinelle.errors import ConfigError
+
+    path = tmp_path / "collector.yaml"
+    path.write_text(yaml_text + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    assert key in str(err.value) and str(path) in str(err.value)
