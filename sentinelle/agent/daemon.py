@@ -1,7 +1,19 @@
-"""`sentinelle agent run`: check every interval (with jitter), serve /metrics, stop on SIGTERM."""
+"""`sentinelle agent run`: check every interval (with jitter), serve /metrics, stop on SIGTERM.
+
+The daemon never stops for its own state directory: a write that fails there (a full disk, a
+read-only remount) is counted and logged once, the Report is still built and handed to the push
+hook (which holds it in memory if the spool cannot write it either), and every cycle tries the
+writes again, so recovery needs nobody. Each Report carries the agent's health (`AgentHealth`):
+the agent's own counters, completed by the health providers (the Pusher's spool and push state).
+
+The schedule is measured on the monotonic clock only: a wall-clock step (NTP, a person, a VM
+restored from a snapshot) neither brings the next cycle forward, nor causes a burst of catch-up
+cycles, nor stalls the loop.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -13,17 +25,23 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
 
 from sentinelle.agent.exporter import AgentState, agent_registry
+from sentinelle.agent.spool import StateWrites
 from sentinelle.host import Host
-from sentinelle.model import Report
+from sentinelle.model import AgentHealth, Report
 from sentinelle.runner import Setup, run_checks
 
 log = logging.getLogger("sentinelle.agent")
 ReportHook = Callable[[Report], None]
+HealthProvider = Callable[[AgentHealth], AgentHealth]
+LAST_REPORT_FILE = "last-report.json"
+AGENT_STATE_FILE = "agent-state.json"  # the agent's own counters, kept across restarts
+WAIT_ROUNDS = 4  # waits per pause at most: a wait that ends early is resumed, never a spin
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o640) -> None:
@@ -53,33 +71,139 @@ def next_delay(interval: float, jitter_fraction: float, rng: random.Random) -> f
 
 
 class Agent:
-    """The long-running agent: owns the cycle loop, the /metrics server and the stop event."""
+    """The long-running agent: owns the cycle loop, the /metrics server and the stop event.
+
+    `monotonic` and `wait` (seconds -> True when stopped) are the schedule's clock and sleep;
+    tests inject them to step the clocks. `health_providers` complete the agent's health in
+    each Report; a hook that is a bound method of an object with a `fill_health` method (the
+    Pusher's `on_report`) brings that object's provider along, so registering the hook is
+    enough.
+    """
 
     def __init__(
-        self, setup: Setup, host: Host | None = None, hooks: list[ReportHook] | None = None
+        self,
+        setup: Setup,
+        host: Host | None = None,
+        hooks: list[ReportHook] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        wait: Callable[[float], bool] | None = None,
     ) -> None:
         self.setup = setup
         self.host = host or Host()
         self.state = AgentState()
         self.hooks = list(hooks or [])
+        self.health_providers: list[HealthProvider] = []
         self.stop_event = threading.Event()
         self.state_dir = Path(setup.config.agent.state_dir)
         self._rng = random.Random()
+        self._monotonic = monotonic
+        self._wait = wait or self.stop_event.wait
         self._server: WSGIServer | None = None
+        self.writes = StateWrites(log)
+        self.cycle_failures_total = 0
+        self._load_counters()
+        self._saved_counters = self._counters()
+        self.state.health_source = self.health
+
+    # Counters kept across restarts
+
+    def _counters(self) -> dict[str, int]:
+        return {
+            "cycle_failures_total": self.cycle_failures_total,
+            "state_write_errors_total": self.writes.errors_total,
+        }
+
+    def _load_counters(self) -> None:
+        path = self.state_dir / AGENT_STATE_FILE
+        try:
+            data: Any = json.loads(path.read_bytes())
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            # Kept aside for diagnosis (one file, replaced each time: bounded); the next save
+            # must not be refused by the same thing, e.g. a directory in its place.
+            aside = path.with_name(f"{path.name}.corrupt")
+            log.warning("%s unreadable (%s); counters restart at 0 (kept as %s)", path, exc, aside)
+            try:
+                if aside.is_dir():
+                    os.replace(aside, path.with_name(f"{path.name}.corrupt.old"))
+                os.replace(path, aside)
+            except OSError as move_exc:
+                log.warning("cannot set %s aside: %s", path, move_exc)
+            return
+        self.cycle_failures_total = _count(data.get("cycle_failures_total"))
+        self.writes.errors_total = _count(data.get("state_write_errors_total"))
+
+    def _save_counters(self) -> None:
+        """Persist the counters when they changed; a failure is counted and retried next cycle."""
+        counters = self._counters()
+        if counters == self._saved_counters:
+            return
+        if self._write_state(AGENT_STATE_FILE, json.dumps(counters).encode()):
+            self._saved_counters = counters
+
+    def _write_state(self, name: str, data: bytes) -> bool:
+        """Write one file of the state directory; False (counted, logged once) when it fails."""
+        path = self.state_dir / name
+        try:
+            atomic_write(path, data)
+        except OSError as exc:
+            self.writes.failed(str(path), exc)
+            return False
+        self.writes.succeeded(str(path))
+        return True
+
+    # Health
+
+    def _providers(self) -> list[HealthProvider]:
+        providers = list(self.health_providers)
+        for hook in self.hooks:
+            fill = getattr(getattr(hook, "__self__", None), "fill_health", None)
+            if callable(fill) and fill not in providers:
+                providers.append(fill)
+        return providers
+
+    def health(self) -> AgentHealth:
+        """The agent's health now: its own counters, completed by every provider."""
+        health = AgentHealth(
+            cycle_failures_total=self.cycle_failures_total,
+            state_write_errors_total=self.writes.errors_total,
+            state_dir_writable=self.writes.writable,
+        )
+        for provider in self._providers():
+            try:
+                health = provider(health)
+            except Exception:  # health is worth less than the Report it rides in
+                log.exception("agent health provider failed")
+        return health
+
+    # The cycle
 
     def cycle(self) -> Report | None:
-        """Run the checks once, keep the Report on disk, then hand it to the hooks (push)."""
-        started = time.monotonic()
+        """Run the checks once, keep the Report on disk, then hand it to the hooks (push).
+
+        Only the checks can fail a cycle: a Report that cannot be written to the state
+        directory is still handed to the hooks, with the failure in its health.
+        """
+        started = self._monotonic()
         report: Report | None = None
         try:
             report = run_checks(self.setup, self.host)
-            atomic_write(
-                self.state_dir / "last-report.json",
-                json.dumps(report.to_dict(), ensure_ascii=False).encode(),
-            )
         except Exception:  # the daemon must survive a bad cycle and try again next time
             log.exception("check cycle failed")
-        self.state.record_cycle(report, time.monotonic() - started)
+            self.cycle_failures_total += 1
+        if report is not None:
+            report = dataclasses.replace(report, agent_health=self.health())
+            self._write_state(
+                LAST_REPORT_FILE, json.dumps(report.to_dict(), ensure_ascii=False).encode()
+            )
+        self._save_counters()
+        if report is not None:
+            # Again, so that the pushed Report says whether this cycle's writes worked.
+            report = dataclasses.replace(report, agent_health=self.health())
+        self.state.record_cycle(report, self._monotonic() - started)
         if report is not None:
             for hook in self.hooks:
                 try:
@@ -119,10 +243,22 @@ class Agent:
             done += 1
             if max_cycles is not None and done >= max_cycles:
                 break
-            self.stop_event.wait(
-                next_delay(settings.interval_seconds, settings.jitter_fraction, self._rng)
-            )
+            self.pause(next_delay(settings.interval_seconds, settings.jitter_fraction, self._rng))
         self.close()
+
+    def pause(self, seconds: float) -> None:
+        """Wait `seconds` on the monotonic clock, or until stopped.
+
+        The deadline is relative to the monotonic clock, never a wall-clock time: a step of
+        the wall clock cannot make it already past (a burst of cycles) or a day away (a stall).
+        """
+        due = self._monotonic() + seconds
+        for _ in range(WAIT_ROUNDS):
+            remaining = due - self._monotonic()
+            if remaining <= 0 or self.stop_event.is_set():
+                return
+            if self._wait(remaining):
+                return
 
     def close(self) -> None:
         """Stop serving /metrics (idempotent)."""
@@ -131,3 +267,7 @@ class Agent:
             self._server = None
             server.shutdown()
             server.server_close()
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0

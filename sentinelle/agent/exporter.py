@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from sentinelle import __version__
 from sentinelle.metrics import report_metrics
-from sentinelle.model import Report
+from sentinelle.model import AgentHealth, Report
 
 
 class AgentState:
@@ -26,6 +26,9 @@ class AgentState:
         self.last_cycle_end = 0.0
         self.started = time.time()
         self.extra: list[Collector] = []  # e.g. the push client's own state (collector issue)
+        # The agent's live health (read at each scrape, so a disk that fills up between cycles
+        # shows before the next Report); None outside the daemon.
+        self.health_source: Callable[[], AgentHealth] | None = None
 
     def record_cycle(self, report: Report | None, seconds: float) -> None:
         with self._lock:
@@ -83,6 +86,19 @@ class AgentCollector(Collector):
             "When the agent started (Unix seconds).",
             value=self.state.started,
         )
+        if self.state.health_source is not None:
+            health = self.state.health_source()
+            yield CounterMetricFamily(
+                "sentinelle_agent_state_write_errors",
+                "Failed writes under the agent's state directory (a full disk, a read-only "
+                "mount); kept across restarts.",
+                value=health.state_write_errors_total,
+            )
+            yield GaugeMetricFamily(
+                "sentinelle_agent_state_dir_writable",
+                "1 when the last writes under the state directory worked, 0 while one fails.",
+                value=1 if health.state_dir_writable else 0,
+            )
         if report is not None:
             yield from report_metrics(report)
         for extra in self.state.extra:

@@ -11,12 +11,21 @@ thread drains the spool oldest first with `POST /api/v1/reports` (docs/api.md):
 - any other 4xx: retrying cannot fix it, so the Report is set aside (spool/rejected/), counted as
   rejected and the collector's problem detail logged; 401 and 403 mean the credentials are bad.
 
-Every wait is bounded and wakes up on the stop event. Only the standard library talks HTTP here
-(urllib), so the agent stays light; TLS is always verified, with the system CAs or `ca_bundle`.
+When the spool cannot write a Report (a full disk under the state directory), the Report is
+held in a small in-memory queue (`HELD_MAX_REPORTS`, oldest dropped and counted beyond it) and
+pushed from there after the spool, so the SOC still hears from a machine whose disk is full;
+once writes work again the held Reports move back to the spool, in order.
+
+Every wait is bounded, measured on the monotonic clock (a wall-clock step neither brings an
+attempt forward nor stalls it) and wakes up on the stop event. Only the standard library talks
+HTTP here (urllib), so the agent stays light; TLS is always verified, with the system CAs or
+`ca_bundle`.
 """
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import enum
 import gzip
 import http.client
@@ -49,7 +58,7 @@ from sentinelle.agent.enroll import (
 from sentinelle.agent.spool import Spool, SpoolEntry
 from sentinelle.config import Config, PushSettings
 from sentinelle.errors import SentinelleError
-from sentinelle.model import Report
+from sentinelle.model import AgentHealth, Report
 
 log = logging.getLogger("sentinelle.agent.push")
 
@@ -57,6 +66,7 @@ REPORTS_PATH = "/api/v1/reports"
 POLL_SECONDS = 0.5  # longest sleep between looks at the stop event
 MAX_ANSWER_BYTES = 64 * 1024
 RESULTS = ("ok", "retry", "rejected")
+HELD_MAX_REPORTS = 10  # Reports kept in memory while the spool cannot write (full disk)
 
 
 class Outcome(enum.Enum):
@@ -79,6 +89,17 @@ class PushResult:
 
 
 @dataclass(frozen=True)
+class HeldReport:
+    """A Report the spool could not write, kept in memory until it is pushed or spooled."""
+
+    report_id: str
+    body: bytes
+
+
+Pending = SpoolEntry | HeldReport  # what one push attempt sends
+
+
+@dataclass(frozen=True)
 class PushStatus:
     """A consistent snapshot of the push client, for /metrics and for people."""
 
@@ -93,6 +114,8 @@ class PushStatus:
     backoff_remaining: float
     consecutive_failures: int
     last_error: str
+    held_reports: int = 0  # in memory because the spool could not write them
+    held_bytes: int = 0
 
 
 def backoff_delay(failures: int, initial: float, maximum: float, rng: random.Random) -> float:
@@ -106,7 +129,11 @@ def backoff_delay(failures: int, initial: float, maximum: float, rng: random.Ran
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta seconds or HTTP date); None if absent."""
+    """Seconds to wait from a Retry-After header (delta seconds or HTTP date); None if absent.
+
+    `now` should be the answer's own `Date` (see `answer_time`): an HTTP date compared with the
+    collector's clock does not depend on whether this machine's clock is right.
+    """
     if value is None:
         return None
     value = value.strip()
@@ -119,6 +146,19 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if when.tzinfo is None:  # HTTP dates are GMT
         when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
+
+
+def answer_time(date_header: str | None, fallback: float) -> float:
+    """The time an HTTP answer was made, from its `Date` header; `fallback` without one."""
+    if date_header:
+        try:
+            when = parsedate_to_datetime(date_header)
+        except (TypeError, ValueError, IndexError):
+            return fallback
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when.timestamp()
+    return fallback
 
 
 def encode_report(report: Report) -> bytes:
@@ -163,7 +203,8 @@ class Pusher:
         self._told_unenrolled = False
         self._not_before = 0.0  # monotonic time before which no attempt is made
         self._failures = 0
-        self.rejected_total = 0
+        self._held: collections.deque[HeldReport] = collections.deque()
+        self._held_lock = threading.Lock()
         self.attempts = dict.fromkeys(RESULTS, 0)
         self.last_success = 0.0
         self.last_error = ""
@@ -218,8 +259,54 @@ class Pusher:
                 self._told_unenrolled = True
             return
         self._told_unenrolled = False
-        self.spool.put(report.report_id, encode_report(report))
+        self._flush_held()  # older Reports first, so the spool keeps the order
+        self._spool_or_hold(HeldReport(report.report_id, encode_report(report)))
         self._wake.set()
+
+    def _spool_or_hold(self, item: HeldReport) -> None:
+        """Spool `item`, or keep it in memory when the spool cannot write (counted there)."""
+        with self._held_lock:
+            if not self._held:
+                try:
+                    self.spool.put(item.report_id, item.body)
+                    return
+                except OSError:
+                    pass  # counted and logged (once) by the spool's StateWrites
+            self._held.append(item)
+            overflow = len(self._held) - HELD_MAX_REPORTS
+            for _ in range(max(0, overflow)):
+                lost = self._held.popleft()
+                log.error("held Report %s dropped: memory queue full", lost.report_id)
+        if overflow > 0:
+            self.spool.record_dropped(overflow)
+
+    def _flush_held(self) -> None:
+        """Move held Reports to the spool, oldest first, while it can write them."""
+        with self._held_lock:
+            while self._held:  # bounded: each turn removes one or stops
+                item = self._held[0]
+                try:
+                    self.spool.put(item.report_id, item.body)
+                except OSError:
+                    return  # still failing: keep them (the failure is counted by the spool)
+                self._held.popleft()
+
+    def fill_health(self, health: AgentHealth) -> AgentHealth:
+        """`health` (the Agent's own part) completed with the spool's and the push client's
+        state: the provider the Agent calls before each Report is spooled and pushed."""
+        status = self.status()
+        return dataclasses.replace(
+            health,
+            spool_reports=status.spool_depth + status.held_reports,
+            spool_bytes=status.spool_bytes + status.held_bytes,
+            reports_dropped_total=status.dropped_total,
+            spool_quarantined_total=status.quarantined_total,
+            reports_rejected_total=status.rejected_total,
+            push_consecutive_failures=status.consecutive_failures,
+            state_write_errors_total=health.state_write_errors_total
+            + self.spool.writes.errors_total,
+            state_dir_writable=health.state_dir_writable and self.spool.writes.writable,
+        )
 
     # The thread
 
@@ -238,6 +325,13 @@ class Pusher:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 log.warning("push thread still busy after %.0fs; leaving it", timeout)
+        self._flush_held()  # the disk may have space again: keep them for the next start
+        with self._held_lock:
+            lost = len(self._held)
+            self._held.clear()
+        if lost:
+            log.error("%d Reports held in memory (spool not writable) are lost at exit", lost)
+            self.spool.record_dropped(lost)
         self.spool.close()
 
     def wake(self) -> None:
@@ -246,7 +340,7 @@ class Pusher:
 
     def _due_in(self) -> float | None:
         """Seconds before the next drain is allowed; None when there is nothing to send."""
-        if self.spool.depth() == 0 or self.credentials() is None:
+        if (self.spool.depth() == 0 and self.held() == 0) or self.credentials() is None:
             return None
         with self._lock:
             return max(0.0, self._not_before - self._monotonic())
@@ -275,31 +369,53 @@ class Pusher:
             return 0
         acknowledged = 0
         with self._drain_lock:
-            # Bounded by the depth now: Reports spooled meanwhile go in the next drain.
-            for _ in range(self.spool.depth()):
+            # Bounded by the backlog now: Reports spooled meanwhile go in the next drain.
+            for _ in range(self.spool.depth() + self.held()):
                 if self.stop_event.is_set():
                     break
                 with self._lock:
                     if self._monotonic() < self._not_before:
                         break
-                entry = self.spool.peek_oldest()
+                # The spool holds the older Reports (written before the disk filled up).
+                entry: Pending | None = self.spool.peek_oldest() or self._oldest_held()
                 if entry is None:
                     break
                 result = self.push_one(entry, creds)
                 if result.outcome is Outcome.OK:
-                    self.spool.remove(entry)
+                    self._forget(entry)
                     acknowledged += 1
                     self._record_success()
                 elif result.outcome is Outcome.REJECTED:
-                    self.spool.remove(entry, set_aside=True)
+                    self._forget(entry, set_aside=True)
                     self._record_rejection(entry, result, creds)
                 else:
                     self._schedule_backoff(result, entry)
                     break
         return acknowledged
 
-    def push_one(self, entry: SpoolEntry, creds: Credentials) -> PushResult:
-        """One POST of one spooled Report; classifies the answer, changes nothing."""
+    def held(self) -> int:
+        """Reports held in memory because the spool could not write them."""
+        with self._held_lock:
+            return len(self._held)
+
+    def _oldest_held(self) -> HeldReport | None:
+        with self._held_lock:
+            return self._held[0] if self._held else None
+
+    def _forget(self, entry: Pending, set_aside: bool = False) -> None:
+        if isinstance(entry, SpoolEntry):
+            self.spool.remove(entry, set_aside=set_aside)
+            return
+        with self._held_lock:
+            # By identity: the cycle may have moved it to the spool meanwhile (then the spool
+            # copy is sent again and the collector answers 200 duplicate).
+            for i, item in enumerate(self._held):
+                if item is entry:
+                    del self._held[i]
+                    break
+
+    def push_one(self, entry: Pending, creds: Credentials) -> PushResult:
+        """One POST of one spooled (or held) Report; classifies the answer, changes nothing."""
         request = urllib.request.Request(
             creds.collector_url + REPORTS_PATH,
             data=entry.body,
@@ -336,7 +452,8 @@ class Pusher:
     def _classify_error(self, err: urllib.error.HTTPError) -> PushResult:
         status = err.code
         detail = read_problem(err)
-        retry_after = parse_retry_after(err.headers.get("Retry-After"), self._clock())
+        now = answer_time(err.headers.get("Date"), self._clock())
+        retry_after = parse_retry_after(err.headers.get("Retry-After"), now)
         if status == 429:
             return PushResult(Outcome.RATE_LIMITED, status, detail, retry_after)
         if status >= 500 or status == 408:
@@ -356,11 +473,11 @@ class Pusher:
             self.last_success = self._clock()
             self.last_error = ""
 
-    def _record_rejection(self, entry: SpoolEntry, result: PushResult, creds: Credentials) -> None:
+    def _record_rejection(self, entry: Pending, result: PushResult, creds: Credentials) -> None:
         with self._lock:
             self.attempts["rejected"] += 1
-            self.rejected_total += 1
             self.last_error = f"{result.status}: {result.detail}"
+        self.spool.record_rejected()  # persisted with the spool's counters
         if result.status in (401, 403):
             log.error(
                 "collector %s refused the credentials of agent %s (%s: %s): Report %s dropped; "
@@ -381,7 +498,12 @@ class Pusher:
                 self.spool.directory / "rejected",
             )
 
-    def _schedule_backoff(self, result: PushResult | None, entry: SpoolEntry | None = None) -> None:
+    @property
+    def rejected_total(self) -> int:
+        """Reports refused for good since the state directory was created."""
+        return self.spool.rejected_total
+
+    def _schedule_backoff(self, result: PushResult | None, entry: Pending | None = None) -> None:
         settings = self.settings
         with self._lock:
             self.attempts["retry"] += 1
@@ -399,8 +521,16 @@ class Pusher:
                 )
             )
             if result is not None and result.retry_after is not None:
-                # Honoured, but a bogus far-future value cannot silence the agent for good.
-                delay = max(delay, min(result.retry_after, settings.backoff_max_seconds))
+                # Honoured, but a bogus far-future value cannot silence the agent for good, and
+                # a zero or past one (an HTTP date read against a clock that jumped) cannot make
+                # it retry in a loop: never less than the initial backoff.
+                delay = max(
+                    delay,
+                    min(
+                        max(result.retry_after, settings.backoff_initial_seconds),
+                        settings.backoff_max_seconds,
+                    ),
+                )
             elif rate_limited:
                 delay = backoff_delay(
                     1, settings.backoff_initial_seconds, settings.backoff_max_seconds, self._rng
@@ -409,10 +539,12 @@ class Pusher:
             what = "no answer" if result is None or result.status is None else str(result.status)
             self.last_error = f"{what}: {result.detail if result else 'internal error'}"
         log.warning(
-            "push of Report %s failed (%s); %d Reports spooled, next attempt in %.1fs",
+            "push of Report %s failed (%s); %d Reports spooled, %d held in memory, "
+            "next attempt in %.1fs",
             entry.report_id if entry else "?",
             self.last_error,
             self.spool.depth(),
+            self.held(),
             delay,
         )
 
@@ -421,23 +553,27 @@ class Pusher:
     def status(self) -> PushStatus:
         with self._lock:
             attempts = dict(self.attempts)
-            rejected = self.rejected_total
             last_success = self.last_success
             remaining = max(0.0, self._not_before - self._monotonic())
             failures = self._failures
             last_error = self.last_error
+        with self._held_lock:
+            held = len(self._held)
+            held_bytes = sum(len(item.body) for item in self._held)
         return PushStatus(
             enrolled=self.credentials() is not None,
             spool_depth=self.spool.depth(),
             spool_bytes=self.spool.bytes(),
             dropped_total=self.spool.dropped_total,
             quarantined_total=self.spool.quarantined_total,
-            rejected_total=rejected,
+            rejected_total=self.spool.rejected_total,
             attempts=attempts,
             last_success=last_success,
             backoff_remaining=remaining,
             consecutive_failures=failures,
             last_error=last_error,
+            held_reports=held,
+            held_bytes=held_bytes,
         )
 
     def collector(self) -> Collector:
@@ -474,10 +610,16 @@ class PushCollector(Collector):
             "Bytes of the Reports waiting in the spool (compressed).",
             value=s.spool_bytes,
         )
+        yield GaugeMetricFamily(
+            "sentinelle_agent_push_held_reports",
+            "Reports held in memory because the spool could not write them (full disk); "
+            "lost if the agent stops before they are pushed or spooled.",
+            value=s.held_reports,
+        )
         yield CounterMetricFamily(
             "sentinelle_agent_push_dropped",
-            "Reports dropped unsent because the spool was full (oldest first); kept across "
-            "restarts.",
+            "Reports dropped unsent because the spool (or the in-memory queue) was full, oldest "
+            "first; kept across restarts.",
             value=s.dropped_total,
         )
         yield CounterMetricFamily(
@@ -487,7 +629,8 @@ class PushCollector(Collector):
         )
         yield CounterMetricFamily(
             "sentinelle_agent_push_rejected",
-            "Reports the collector refused with a 4xx other than 429 (dropped, not retried).",
+            "Reports the collector refused with a 4xx other than 429 (dropped, not retried); "
+            "kept across restarts.",
             value=s.rejected_total,
         )
         attempts = CounterMetricFamily(

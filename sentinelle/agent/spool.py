@@ -6,8 +6,9 @@ Layout of the spool directory (`<state_dir>/spool/`):
   it is sent. The zero-padded sequence number orders replay; it continues from the files found
   when the spool is opened again, so the order survives a restart or a reboot.
 - `state.json`: counters that must survive restarts (Reports dropped because the spool was full,
-  files quarantined).
-- `quarantine/`: unreadable or partial files moved aside (never deleted silently, never a crash).
+  files quarantined, Reports the collector refused, failed writes under the spool directory).
+- `quarantine/`: unreadable or partial files moved aside (never deleted silently, never a crash),
+  including a corrupt `state.json` and anything that is not a regular file where an entry is.
 - `rejected/`: Reports the collector refused with a 4xx, kept for diagnosis.
 - `.lock`: held while a process uses the spool, so two agents never interleave sequences.
 
@@ -15,6 +16,10 @@ Every write is atomic (temporary file, fsync, rename, fsync of the directory): a
 Report is either wholly in the spool or absent. The spool is bounded by count and by bytes; when
 full, the oldest Reports make room and the drop is counted. The side directories keep only their
 newest few files, so nothing here grows without bound.
+
+A write that fails (a full disk, a read-only remount) is counted in `writes` (a `StateWrites`)
+and logged once per condition; `put` then raises so the caller can keep the Report elsewhere,
+and the state file is saved again after the next write that works.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 import zlib
@@ -54,6 +60,52 @@ class SpoolError(SentinelleError):
 
 class CorruptEntry(Exception):
     """A spool file that does not hold a complete gzip-compressed JSON Report."""
+
+
+class StateWrites:
+    """Failed writes under the state directory: counted, and logged once per condition.
+
+    A full disk fails the same writes at every cycle; logging each one would bury the one line
+    that matters (and fill the journal on the same disk). So a condition (what is written, and
+    the errno) is logged when it starts and when it clears; every failure is still counted.
+    `writable` is False while any write last failed: it turns True again only when that same
+    write works, which every cycle retries.
+    """
+
+    def __init__(self, logger: logging.Logger, errors_total: int = 0) -> None:
+        self._log = logger
+        self._lock = threading.Lock()
+        self.errors_total = errors_total
+        self._failing: dict[str, int | None] = {}  # what -> errno of its last failure
+
+    def failed(self, what: str, exc: OSError) -> None:
+        """Count one failed write of `what`; log it if this condition is new."""
+        with self._lock:
+            self.errors_total += 1
+            new = what not in self._failing or self._failing[what] != exc.errno
+            self._failing[what] = exc.errno
+        if new:
+            self._log.error(
+                "cannot write %s: %s; the agent keeps running (Reports the spool cannot write "
+                "are held in memory and pushed from there), counts each failed write in "
+                "state_write_errors_total and says this again only when it changes",
+                what,
+                exc,
+            )
+
+    def succeeded(self, what: str) -> None:
+        """`what` was written: the condition, if any, is over."""
+        with self._lock:
+            was_failing = what in self._failing
+            self._failing.pop(what, None)
+        if was_failing:
+            self._log.warning("writing %s works again", what)
+
+    @property
+    def writable(self) -> bool:
+        """True when no write under the state directory is currently failing."""
+        with self._lock:
+            return not self._failing
 
 
 @dataclass(frozen=True)
@@ -124,6 +176,8 @@ class Spool:
     """Bounded, ordered, crash-safe storage of Reports not yet acknowledged by the collector.
 
     Thread-safe: the agent's cycle puts Reports while the push thread peeks and removes them.
+    Never crash-loops on what it finds: anything that is not a complete entry (or a readable
+    state file) is set aside in quarantine/ and counted, and the spool opens without it.
     """
 
     def __init__(self, directory: str | Path, max_reports: int, max_bytes: int) -> None:
@@ -136,11 +190,15 @@ class Spool:
         self._slots: list[_Slot] = []  # ascending seq
         self._bytes = 0
         self._next_seq = 0
+        self._last_side_stamp = 0  # names in the side directories only ever grow (see _move_aside)
         self.dropped_total = 0
         self.quarantined_total = 0
+        self.rejected_total = 0
+        self.writes = StateWrites(log)
+        self._state_dirty = False  # counters changed but state.json could not be written yet
         self._lock_fd: int | None = None
         try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o750)
+            self._make_directory()
             self._acquire_lock()
             self._load_state()
             self._scan()
@@ -150,12 +208,25 @@ class Spool:
 
     # Life cycle
 
+    def _make_directory(self) -> None:
+        if self.directory.exists() and not self.directory.is_dir():
+            # A file where the spool directory belongs would stop every start: set it aside.
+            aside = self.directory.with_name(f"{self.directory.name}.not-a-directory")
+            log.warning("%s is not a directory; moved to %s", self.directory, aside)
+            os.replace(self.directory, aside)
+            self.quarantined_total += 1
+            self._state_dirty = True
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o750)
+
     def _acquire_lock(self) -> None:
         try:
             import fcntl
         except ImportError:  # not on POSIX: a single agent per machine is the rule there
             return
-        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        lock_path = self.directory / LOCK_FILE
+        if lock_path.is_dir() and not lock_path.is_symlink():
+            self._quarantine_path(lock_path, "a directory where the lock file belongs")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -189,46 +260,75 @@ class Spool:
         except FileNotFoundError:
             return
         except (OSError, ValueError) as exc:
-            log.warning("spool state %s unreadable (%s); counters restart at 0", path, exc)
+            # Set aside (kept for diagnosis) so that the next save is not refused by the same
+            # thing (a directory in its place), and counted like any quarantined file.
+            self._quarantine_path(path, f"spool state unreadable ({exc}); counters restart at 0")
+            self._state_dirty = True
             return
-        if isinstance(data, dict):
-            self.dropped_total = _count(data.get("dropped_total"))
-            self.quarantined_total = _count(data.get("quarantined_total"))
+        if not isinstance(data, dict):
+            self._quarantine_path(path, "spool state is not a JSON object; counters restart at 0")
+            self._state_dirty = True
+            return
+        # Added to, not assigned: a spool directory set aside above was already counted.
+        self.dropped_total += _count(data.get("dropped_total"))
+        self.quarantined_total += _count(data.get("quarantined_total"))
+        self.rejected_total += _count(data.get("rejected_total"))
+        self.writes.errors_total += _count(data.get("state_write_errors_total"))
 
     def _save_state(self) -> None:
-        state = {"dropped_total": self.dropped_total, "quarantined_total": self.quarantined_total}
+        """Write the counters (lock held or not needed); a failure is counted and retried after
+        the next write that works."""
+        state = {
+            "dropped_total": self.dropped_total,
+            "quarantined_total": self.quarantined_total,
+            "rejected_total": self.rejected_total,
+            "state_write_errors_total": self.writes.errors_total,
+        }
         try:
             write_file_atomic(self.directory / STATE_FILE, json.dumps(state).encode(), 0o640)
         except OSError as exc:  # counters are worth less than the Reports: keep going
-            log.warning("cannot save spool state: %s", exc)
+            self._state_dirty = True
+            self.writes.failed(f"spool state {self.directory / STATE_FILE}", exc)
+            return
+        self._state_dirty = False
+        self.writes.succeeded(f"spool state {self.directory / STATE_FILE}")
 
     def _scan(self) -> None:
         """Index the Reports left by a previous run; set aside whatever is not one."""
         slots: list[_Slot] = []
-        strays: list[Path] = []
+        strays: list[tuple[Path, str]] = []
         for path in self.directory.iterdir():
             name = path.name
-            if name in (STATE_FILE, LOCK_FILE, QUARANTINE_DIR, REJECTED_DIR):
+            if name in (QUARANTINE_DIR, REJECTED_DIR):
+                if not path.is_dir() or path.is_symlink():
+                    # Our own side directory's name taken by something else: it cannot go
+                    # into itself, and keeping it would make every move aside fail.
+                    log.warning("%s is not a directory; removing it", path)
+                    _remove(path)
+                continue
+            if name in (STATE_FILE, LOCK_FILE):
                 continue
             match = ENTRY_NAME.match(name)
-            if match is None or not path.is_file():
-                strays.append(path)  # e.g. a temporary file left by a crash mid-write
+            if match is None:
+                strays.append((path, "not a spool entry"))  # e.g. a temporary file of a crash
+                continue
+            if path.is_symlink() or not path.is_file():
+                strays.append((path, "not a regular file"))
                 continue
             size = path.stat().st_size
             if size == 0:
-                strays.append(path)
+                strays.append((path, "empty (created, never written)"))
                 continue
             slots.append(_Slot(int(match.group(1)), name, size))
         slots.sort(key=lambda s: s.seq)
         self._slots = slots
         self._bytes = sum(s.size for s in slots)
         self._next_seq = slots[-1].seq + 1 if slots else 0
-        for path in strays:
-            self._quarantine_path(path, "not a complete spool entry")
-        if strays:
-            self._save_state()
+        for path, why in strays:
+            self._quarantine_path(path, why)
         # A spool written with larger bounds (config changed) is trimmed to the new ones now.
-        if self._evict_for(0):
+        self._evict_over_bounds(keep_newest=False)
+        if strays or self._state_dirty:
             self._save_state()
 
     # Queries
@@ -246,7 +346,11 @@ class Spool:
     # Changes
 
     def put(self, report_id: str, body_gz: builtins.bytes) -> bool:
-        """Append a Report; the oldest make room if the spool is full. False if it cannot fit."""
+        """Append a Report; the oldest make room if the spool is full. False if it cannot fit.
+
+        Raises OSError when the file cannot be written (counted in `writes`): the spool is
+        unchanged then, and no older Report was evicted for nothing.
+        """
         if not body_gz:
             raise ValueError("empty Report body")
         safe_id = _UNSAFE.sub("_", report_id)[:64] or "report"
@@ -261,23 +365,42 @@ class Spool:
                     self.max_bytes,
                 )
                 return False
-            evicted = self._evict_for(len(body_gz))
             seq = self._next_seq
             name = f"{seq:012d}-{safe_id}.json.gz"
-            write_file_atomic(self.directory / name, body_gz, 0o640)
+            try:
+                write_file_atomic(self.directory / name, body_gz, 0o640)
+            except OSError as exc:
+                self.writes.failed(f"spool entries in {self.directory}", exc)
+                raise
+            self.writes.succeeded(f"spool entries in {self.directory}")
             self._next_seq = seq + 1
             self._slots.append(_Slot(seq, name, len(body_gz)))
             self._bytes += len(body_gz)
-            if evicted:
+            # Evicted after the write, not before: a write refused by a full disk must not
+            # also cost the oldest Report.
+            if self._evict_over_bounds(keep_newest=True) or self._state_dirty:
                 self._save_state()
             return True
 
-    def _evict_for(self, incoming: int) -> int:
-        """Drop the oldest until one more Report of `incoming` bytes fits (lock held)."""
-        extra = 1 if incoming else 0
+    def record_dropped(self, count: int = 1) -> None:
+        """Count Reports lost outside the files (e.g. held in memory while the disk was full)."""
+        with self._lock:
+            self.dropped_total += count
+            self._save_state()
+
+    def record_rejected(self) -> None:
+        """Count a Report the collector refused for good (kept across restarts)."""
+        with self._lock:
+            self.rejected_total += 1
+            self._save_state()
+
+    def _evict_over_bounds(self, keep_newest: bool) -> int:
+        """Drop the oldest until within both bounds (lock held); `keep_newest` spares the Report
+        just written (put checked that it fits on its own)."""
+        floor = 1 if keep_newest else 0
         evicted = 0
-        while self._slots and (
-            len(self._slots) + extra > self.max_reports or self._bytes + incoming > self.max_bytes
+        while len(self._slots) > floor and (
+            len(self._slots) > self.max_reports or self._bytes > self.max_bytes
         ):
             slot = self._slots.pop(0)
             self._bytes -= slot.size
@@ -301,7 +424,7 @@ class Spool:
                 slot = self._slots[0]
                 path = self.directory / slot.name
                 try:
-                    body = path.read_bytes()
+                    body = path.read_bytes()  # a directory here raises IsADirectoryError
                     report_id = check_body(body)
                 except FileNotFoundError:
                     log.warning("spool file %s vanished", path)
@@ -340,22 +463,42 @@ class Spool:
         self._move_aside(path, QUARANTINE_DIR)
 
     def _move_aside(self, path: Path, side: str) -> None:
-        """Move a file into a side directory that keeps only its newest few files."""
+        """Move a file (or a directory found where a file belongs) into a side directory that
+        keeps only its newest few entries."""
         target_dir = self.directory / side
         try:
             target_dir.mkdir(exist_ok=True, mode=0o750)
-            target = target_dir / f"{time.time_ns()}-{path.name.lstrip('.')}"
+            kept = sorted(target_dir.iterdir(), key=_side_stamp)
+            # Names start with a stamp that only grows, even when the wall clock steps back:
+            # pruning keeps the newest by name, so a stamp from the past would be pruned first.
+            stamp = max(
+                time.time_ns(), self._last_side_stamp + 1, *(_side_stamp(p) + 1 for p in kept)
+            )
+            self._last_side_stamp = stamp
+            target = target_dir / f"{stamp}-{path.name.lstrip('.')}"
             os.replace(path, target)
-            kept = sorted(p for p in target_dir.iterdir() if p.is_file())
+            kept.append(target)
             for old in kept[:-SIDE_KEEP_FILES]:
-                old.unlink(missing_ok=True)
+                _remove(old)
         except OSError as exc:  # cannot move it: delete it rather than loop on it
             log.warning("cannot set %s aside (%s); deleting it", path, exc)
-            with contextlib.suppress(OSError):
-                if path.is_dir():
-                    return
-                path.unlink(missing_ok=True)
+            _remove(path)
+
+
+def _side_stamp(path: Path) -> int:
+    """The stamp a side-directory name starts with (0 for a name without one)."""
+    head = path.name.split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, a symlink or a whole directory, whatever it is; errors are ignored."""
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _count(value: object) -> int:
-    return value if isinstance(value, int) and value >= 0 else 0
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
