@@ -1,42 +1,49 @@
-"""`sentinelle report monthly`: build, review (--out) and send (--send) the mayors' summaries."""
+"""`sentinelle report monthly`: build, review (--out) and send (--send) the mayors' summaries.
+
+Each commune goes on its own: one whose page cannot be built, printed, written or sent is
+named on stderr with the stage and the reason (and logged), the others are written and sent,
+and the exit status is 1 (EXIT_COMMUNE_FAILED).
+"""
 
 from __future__ import annotations
 
 import argparse
-import base64
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sentinelle.collector.store import Store, open_store
 from sentinelle.errors import ConfigError
-from sentinelle.report.catalog import Catalog, load_catalog
-from sentinelle.report.chart import render_chart
+from sentinelle.report.arguments import add_report_parser
+from sentinelle.report.build import (
+    SEND,
+    WRITE,
+    Outcome,
+    PageMaker,
+    Rendered,
+    data_uri,
+    failed,
+)
+from sentinelle.report.catalog import load_catalog
 from sentinelle.report.config import default_sent_log, load_settings
-from sentinelle.report.content import Month, MonthlySummary, SummaryBuilder
+from sentinelle.report.content import Month, SummaryBuilder
+from sentinelle.report.pdf import BATCH, ChromiumPdf
 from sentinelle.report.render_html import render_html
-from sentinelle.report.render_text import render_text
 from sentinelle.report.schedule import first_working_day
-from sentinelle.report.wording import Page, build_page
 from sentinelle.rules import load_rules
 from sentinelle.scoring import ScoringPolicy
 
 if TYPE_CHECKING:
-    from sentinelle.report.pdf import ChromiumPdf
+    from sentinelle.report.mail import SendResult, SmtpSender
 
-EXIT_SEND_FAILED = 1
+__all__ = ["EXIT_COMMUNE_FAILED", "MonthlyRun", "add_report_parser", "run_report"]
 
-
-@dataclass
-class _Rendered:
-    summary: MonthlySummary
-    page: Page
-    text: str
-    chart: bytes
-    pdf: bytes | None = None
+# At least one commune was not written or sent (the others were); 2 is a configuration error.
+EXIT_COMMUNE_FAILED = 1
+EXIT_SEND_FAILED = EXIT_COMMUNE_FAILED  # its former name: a failed sending is one such failure
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -44,11 +51,7 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[i : i + size]
 
 
-def _data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode()
-
-
-def _line(r: _Rendered, status: str) -> str:
+def _line(r: Rendered, status: str) -> str:
     s = r.summary
     grade = f"{s.current.grade} ({s.current.score:.0f}/100)" if s.no_data is None and (
         s.current.score is not None) else "no data"
@@ -66,8 +69,9 @@ class MonthlyRun:
         local_today = self.now.astimezone(self.settings.zone).date()
         self.month = Month.parse(args.month) if args.month else Month.of(local_today).shift(-1)
         self.store_url: str = args.store or self.collector.store
-        self.failures = 0
+        self.failures: dict[str, Outcome] = {}  # by commune code, in the order they failed
         self._renderer: ChromiumPdf | None = None  # started on the first PDF only
+        self._names: dict[str, str] = {}
 
     def run(self) -> int:
         args = self.args
@@ -94,6 +98,7 @@ class MonthlyRun:
         builder = SummaryBuilder(
             store, policy, catalog, self.settings, self.collector.silent_after_seconds, self.now
         )
+        self._names = {code: c.name for code, c in builder.communes.items()}
         codes = [c.upper() for c in self.args.commune] or sorted(builder.communes)
         unknown = [c for c in codes if c not in builder.communes]
         if unknown:
@@ -101,47 +106,53 @@ class MonthlyRun:
                 "--commune", "--commune", "a registered commune (see `collector commune list`)",
                 ", ".join(unknown),
             )
+        maker = PageMaker(builder, catalog, policy, self.settings, self.month, self.lang)
         if self.args.send:
-            return self._send(codes, builder, catalog, policy)
-        for chunk in _chunks(codes, self._chunk_size()):
-            rendered = self._render(chunk, builder, catalog, policy, pdf=self.args.out is not None)
-            for r in rendered:
-                if self.args.out is not None:
-                    paths = self._write(r)
+            self._send(codes, builder, maker)
+        else:
+            for chunk in _chunks(codes, self._chunk_size()):
+                pdf = self._pdf() if self.args.out is not None else None
+                for outcome in maker.make_many(chunk, pdf).values():
+                    r = self._usable(outcome)
+                    if r is None:
+                        continue
+                    if self.args.out is None:
+                        sys.stdout.write(r.text + "\n")
+                        continue
+                    try:
+                        paths = self._write(r)
+                    except Exception as exc:  # a disk error on one page, say: not the others'
+                        self._fail(failed(outcome.code, WRITE, exc))
+                        continue
                     print(_line(r, f"written to {paths}"))
-                else:
-                    sys.stdout.write(r.text + "\n")
-        return 0
+        return self._finish()
+
+    def _usable(self, outcome: Outcome) -> Rendered | None:
+        """The commune's page, or None after reporting why it has none."""
+        if outcome.rendered is None:
+            self._fail(outcome)
+        return outcome.rendered
+
+    def _fail(self, outcome: Outcome, printed: bool = False) -> None:
+        """Count a failed commune and say so on stderr (unless the caller already did)."""
+        self.failures[outcome.code] = outcome
+        if not printed:
+            name = self._names.get(outcome.code, "")
+            print(f"{outcome.code} {name}: FAILED ({outcome.stage}): {outcome.reason}",
+                  file=sys.stderr)
+
+    def _finish(self) -> int:
+        if not self.failures:
+            return 0
+        print(f"sentinelle: {len(self.failures)} commune(s) failed: "
+              f"{', '.join(self.failures)} (the others are done)", file=sys.stderr)
+        return EXIT_COMMUNE_FAILED
 
     def _chunk_size(self) -> int:
         # Enough pages for every Chromium tab to print a full batch at once.
-        from sentinelle.report.pdf import BATCH
-
         return BATCH * self.settings.pdf_workers
 
-    def _render(
-        self,
-        codes: Sequence[str],
-        builder: SummaryBuilder,
-        catalog: Catalog,
-        policy: ScoringPolicy,
-        pdf: bool,
-    ) -> list[_Rendered]:
-        out = []
-        for code in codes:
-            summary = builder.build(code, self.month)
-            page = build_page(summary, catalog, self.settings, self.lang)
-            chart = render_chart(page.chart, policy.grade_floors)
-            out.append(_Rendered(summary, page, render_text(page), chart))
-        if pdf and out:
-            printable = [render_html(r.page, _data_uri(r.chart), for_print=True) for r in out]
-            for r, data in zip(out, self._pdf().render_many(printable), strict=True):
-                r.pdf = data
-        return out
-
     def _pdf(self) -> ChromiumPdf:
-        from sentinelle.report.pdf import ChromiumPdf
-
         if self._renderer is None:
             self._renderer = ChromiumPdf(
                 self.settings.chromium, self.settings.pdf_workers, self.settings.pdf_timeout_seconds
@@ -154,32 +165,20 @@ class MonthlyRun:
             self._renderer.close()
             self._renderer = None
 
-    def _write(self, r: _Rendered) -> str:
+    def _write(self, r: Rendered) -> str:
         out = Path(self.args.out)
         out.mkdir(parents=True, exist_ok=True)
         stem = f"{r.summary.commune.code}-{self.month}"
         (out / f"{stem}.html").write_text(
-            render_html(r.page, _data_uri(r.chart)), encoding="utf-8"
+            render_html(r.page, data_uri(r.chart)), encoding="utf-8"
         )
         (out / f"{stem}.txt").write_text(r.text, encoding="utf-8")
         if r.pdf is not None:
             (out / f"{stem}.pdf").write_bytes(r.pdf)
         return str(out / f"{stem}.{{html,pdf,txt}}")
 
-    def _send(
-        self,
-        codes: Sequence[str],
-        builder: SummaryBuilder,
-        catalog: Catalog,
-        policy: ScoringPolicy,
-    ) -> int:
-        from sentinelle.report.mail import (
-            MailError,
-            SentLog,
-            SmtpSender,
-            build_message,
-            new_cid,
-        )
+    def _send(self, codes: Sequence[str], builder: SummaryBuilder, maker: PageMaker) -> None:
+        from sentinelle.report.mail import MailError, SentLog, SmtpSender
 
         settings = self.settings
         placeholders = settings.contacts.placeholders()
@@ -205,32 +204,28 @@ class MonthlyRun:
                 else:
                     todo.append(code)
             for chunk in _chunks(todo, self._chunk_size()):
-                for r in self._render(chunk, builder, catalog, policy, pdf=True):
-                    if self.args.out is not None:
-                        self._write(r)
-                    commune = r.summary.commune
-                    cid = new_cid(settings.sender)
-                    assert r.pdf is not None
-                    msg = build_message(
-                        subject=r.page.subject,
-                        sender=settings.sender,
-                        recipients=commune.mayor_emails,
-                        reply_to=settings.reply_to,
-                        text=r.text,
-                        html=render_html(r.page, f"cid:{cid}"),
-                        chart_png=r.chart,
-                        chart_cid=cid,
-                        pdf=r.pdf,
-                        pdf_name=r.page.pdf_name,
-                        lang=self.lang,
-                        now=self.now,
-                    )
-                    try:
-                        result = sender.send(msg)
-                    except MailError as exc:
-                        self.failures += 1
-                        print(_line(r, f"NOT sent: {exc}"), file=sys.stderr)
+                for outcome in maker.make_many(chunk, self._pdf()).values():
+                    r = self._usable(outcome)
+                    if r is None:
                         continue
+                    if self.args.out is not None:
+                        try:
+                            self._write(r)
+                        except Exception as exc:  # not sent either: the next run retries it
+                            self._fail(failed(outcome.code, WRITE, exc))
+                            continue
+                    try:
+                        msg, result = self._mail(r, sender)
+                    except MailError as exc:
+                        failure = failed(outcome.code, SEND, exc)
+                        self._fail(failure, printed=True)
+                        print(_line(r, f"NOT sent: {failure.reason}"), file=sys.stderr)
+                        continue
+                    except Exception as exc:  # building this message: not the others'
+                        self._fail(failed(outcome.code, SEND, exc))
+                        continue
+                    # Only now, once the relay accepted it: a failed commune is never "sent".
+                    commune = r.summary.commune
                     log.record(
                         month,
                         commune.code,
@@ -246,7 +241,30 @@ class MonthlyRun:
                     )
                     refused = f", refused by {sorted(result.refused)}" if result.refused else ""
                     print(_line(r, f"sent to {len(commune.mayor_emails)} address(es){refused}"))
-        return EXIT_SEND_FAILED if self.failures else 0
+
+    def _mail(self, r: Rendered, sender: SmtpSender) -> tuple[EmailMessage, SendResult]:
+        """Build one commune's email and send it."""
+        from sentinelle.report.mail import build_message, new_cid
+
+        settings = self.settings
+        cid = new_cid(settings.sender)
+        if r.pdf is None:
+            raise ValueError("the page has no PDF")
+        msg = build_message(
+            subject=r.page.subject,
+            sender=settings.sender,
+            recipients=r.summary.commune.mayor_emails,
+            reply_to=settings.reply_to,
+            text=r.text,
+            html=render_html(r.page, f"cid:{cid}"),
+            chart_png=r.chart,
+            chart_cid=cid,
+            pdf=r.pdf,
+            pdf_name=r.page.pdf_name,
+            lang=self.lang,
+            now=self.now,
+        )
+        return msg, sender.send(msg)
 
 
 def run_report(args: argparse.Namespace) -> int:

@@ -10,18 +10,22 @@ Sources, all through the `Store` interface:
 
 The result holds facts only (codes, counts, dates): sentences are made by `wording`, so no
 host name, address, port or package name can reach a mayor from here.
+
+Report bodies come from agents and are read only through `reading`'s accessors: a body of
+an unexpected shape makes a fact unknown, never an exception. Snapshots and check states are
+the collector's own, but older collectors stored them with fewer checks, so a snapshot that
+holds no usable score or grade is left out of the month.
 """
 
 from __future__ import annotations
 
-import gzip
 import itertools
-import json
+import logging
+import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sentinelle.collector.records import AgentRecord, CheckState, Commune, DailySnapshot
@@ -30,12 +34,28 @@ from sentinelle.errors import ConfigError
 from sentinelle.model import STATUS_ORDER, Severity, Status
 from sentinelle.report.catalog import ActionText, Catalog
 from sentinelle.report.config import ReportSettings
+from sentinelle.report.reading import (
+    FindingFacts,
+    aware,
+    count,
+    decode_body,
+    finding_ids,
+    findings,
+    mapping,
+    moment,
+)
 from sentinelle.scoring import GRADES, ScoringPolicy
+
+log = logging.getLogger("sentinelle.report")
 
 HISTORY_MONTHS = 12
 # Backups no older than this answer "yes" to "is last week's data recoverable?" (a week and a
 # day: a backup taken during the night after the last working day of the week still counts).
 RECOVERABLE_AGE = timedelta(days=8)
+# A backup or restore test dated later than the Report by more than this is no evidence (the
+# backups.freshness check itself cannot judge a backup an hour in the future, see
+# FUTURE_TOLERANCE_SECONDS in checks/backups.py; a date years ahead would count as fresh forever).
+FUTURE_TOLERANCE = timedelta(hours=1)
 # Population bands for the comparison (inhabitants, lower bound included).
 POPULATION_BANDS: tuple[tuple[int, int | None], ...] = (
     (0, 500),
@@ -237,7 +257,7 @@ def monthly_scores(
     """
     by_month: dict[Month, list[DailySnapshot]] = {}
     for snap in snapshots:
-        if snap.reporting_hosts > 0:
+        if _usable(snap) and snap.reporting_hosts > 0:
             by_month.setdefault(Month.of(snap.day), []).append(snap)
     result: list[MonthScore] = []
     previous: str | None = None
@@ -262,6 +282,17 @@ def monthly_scores(
     return result
 
 
+def _usable(snap: DailySnapshot) -> bool:
+    """A snapshot with a finite score, a known grade and a count of reporting hosts."""
+    return (
+        isinstance(snap.day, date)
+        and isinstance(snap.score, int | float)
+        and math.isfinite(snap.score)
+        and snap.grade in GRADES
+        and isinstance(snap.reporting_hosts, int)
+    )
+
+
 def population_band(population: int | None) -> tuple[int, int | None] | None:
     if population is None:
         return None
@@ -271,23 +302,10 @@ def population_band(population: int | None) -> tuple[int, int | None] | None:
     return None
 
 
-def decode_body(body: bytes) -> dict[str, Any]:
-    """A stored Report (gzip JSON) as a mapping; {} when it cannot be read."""
-    try:
-        data = json.loads(gzip.decompress(body))
-    except (OSError, ValueError, EOFError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def check_states_of(report: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+def check_states_of(report: Mapping[str, object]) -> dict[str, tuple[str, str]]:
     """Per check, the worst finding's (status, severity), as the collector stores them."""
     states: dict[str, tuple[str, str]] = {}
-    for finding in report.get("results") or ():
-        if not isinstance(finding, dict):
-            continue
-        check, status = str(finding.get("check", "")), str(finding.get("status", ""))
-        severity = str(finding.get("severity", ""))
+    for check, status, severity in finding_ids(report):
         current = states.get(check)
         rank = _STATUS_RANK.get(status, len(_STATUS_RANK))
         if current is None or rank < _STATUS_RANK.get(current[0], len(_STATUS_RANK)):
@@ -336,15 +354,25 @@ def month_changes(
     what broke (a check of medium severity or more that went to fail), by plain topic."""
     per_agent: dict[str, list[StoredReport]] = {}
     for r in reports:
-        per_agent.setdefault(r.agent_id, []).append(r)
+        # A date no time zone can show (stored by an older collector) dates nothing.
+        if aware(r.generated_at) is not None:
+            per_agent.setdefault(r.agent_id, []).append(r)
     fixed: dict[str, list[tuple[str, date]]] = {}
     episodes: list[_Episode] = []
     for agent_id, rows in per_agent.items():
-        timeline = [
-            (_local_day(r.generated_at, zone), check_states_of(decode_body(r.body)))
-            for r in _selected(rows, zone)
-        ]
-        timeline = [(day, states) for day, states in timeline if states]
+        timeline: list[tuple[date, dict[str, tuple[str, str]]]] = []
+        for r in _selected(rows, zone):
+            states = check_states_of(decode_body(r.body))
+            if not states:
+                continue  # an unreadable Report tells nothing: it changes nothing either
+            if timeline:
+                # A status that is no status (an agent's garbage) is unknown: the check keeps
+                # the state it had, rather than seeming to recover and break again.
+                known = timeline[-1][1]
+                for check, (status, _) in list(states.items()):
+                    if status not in _STATUSES and check in known:
+                        states[check] = known[check]
+            timeline.append((_local_day(r.generated_at, zone), states))
         if not timeline:
             continue
         first, last = timeline[0][1], timeline[-1][1]
@@ -414,7 +442,8 @@ def month_silences(
     [start, end) and the agent's enrolment; a gap reaching `end` is still going on."""
     received: dict[str, list[datetime]] = {}
     for r in reports:
-        received.setdefault(r.agent_id, []).append(r.received_at)
+        if aware(r.received_at) is not None:
+            received.setdefault(r.agent_id, []).append(r.received_at)
     # (shown start, counted start, end, ongoing)
     episodes: list[tuple[datetime, datetime, datetime, bool]] = []
     hosts: set[str] = set()
@@ -463,61 +492,74 @@ _BACKUP_REASONS = (
 )
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+def _dated(value: object, generated: datetime) -> datetime | None:
+    """A date of the Report's evidence, if it is one and not later than the Report allows."""
+    when = moment(value)
+    return when if when is not None and when <= generated + FUTURE_TOLERANCE else None
 
 
-def host_backup(report: Mapping[str, Any]) -> tuple[str, str, datetime | None, bool | None]:
-    """(answer, reason, last restore test, offline copy) for one host's latest Report."""
-    generated = _parse_time(report.get("generated_at")) or datetime.now(UTC)
-    findings = [
-        f
-        for f in report.get("results") or ()
-        if isinstance(f, dict) and str(f.get("check", "")).startswith("backups.")
-    ]
+def host_backup(
+    report: Mapping[str, object], generated: datetime | None = None
+) -> tuple[str, str, datetime | None, bool | None]:
+    """(answer, reason, last restore test, offline copy) for one host's latest Report.
 
-    def of(check: str) -> list[dict[str, Any]]:
-        return [f for f in findings if f.get("check") == check]
+    `generated` dates the Report when its own `generated_at` is not a date (the store's
+    column, else now). Evidence of an unexpected shape answers "unknown", never "no" or "yes":
+    a "no" needs evidence of it (no location configured, or every location's newest backup
+    dated and old, or known to be empty), a "yes" a recent dated backup and a dated restore
+    test that passed.
+    """
+    generated = moment(report.get("generated_at")) or aware(generated) or datetime.now(UTC)
+    every = findings(report)
+    if not every:
+        # Not one finding could be read: as good as no Report at all.
+        return "unknown", "no_data", None, None
+    backups = [f for f in every if f.check.startswith("backups.")]
+
+    def of(check: str) -> list[FindingFacts]:
+        return [f for f in backups if f.check == check]
 
     tests = [
         t
         for f in of("backups.restore_test")
-        if (t := _parse_time((f.get("evidence") or {}).get("last_test"))) is not None
+        if (t := _dated(f.evidence.get("last_test"), generated)) is not None
     ]
     last_test = max(tests) if tests else None
-    offline_states = {f.get("status") for f in of("backups.offline_copy")}
+    offline_states = {f.status for f in of("backups.offline_copy")}
     offline = True if "pass" in offline_states else False if "fail" in offline_states else None
     freshness = of("backups.freshness")
     if not freshness:
         return "unknown", "not_checked", last_test, offline
-    if any((f.get("evidence") or {}).get("locations") == 0 for f in freshness):
+    if any(count(f.evidence.get("locations")) == 0 for f in freshness):
         return "no", "no_backup", last_test, offline
-    newest = [
-        t
-        for f in freshness
-        if (t := _parse_time(((f.get("evidence") or {}).get("newest") or {}).get("time")))
-    ]
-    if not any(generated - t <= RECOVERABLE_AGE for t in newest):
-        if any(f.get("status") == "error" for f in freshness):
+    recent = False
+    all_known = True  # every location is dated, or known to hold no backup
+    for f in freshness:
+        newest = _dated(mapping(f.evidence.get("newest")).get("time"), generated)
+        if newest is not None:
+            recent = recent or generated - newest <= RECOVERABLE_AGE
+        elif count(f.evidence.get("backups")) != 0:
+            all_known = False
+    if not recent:
+        if not all_known or any(f.status == "error" for f in freshness):
             return "unknown", "unreadable", last_test, offline
         return "no", "stale", last_test, offline
-    if any(f.get("status") == "fail" for f in of("backups.size_change")):
+    if any(f.status == "fail" for f in of("backups.size_change")):
         return "unknown", "shrunk", last_test, offline
-    restore = of("backups.restore_test")
-    if not any(f.get("status") == "pass" for f in restore):
+    # A passing restore test counts with its date only: "yes" says when it was.
+    if not any(
+        f.status == "pass" and _dated(f.evidence.get("last_test"), generated) is not None
+        for f in of("backups.restore_test")
+    ):
         reason = "restore_test_old" if last_test is not None else "no_restore_test"
         return "unknown", reason, last_test, offline
     return "yes", "ok", last_test, offline
 
 
 def commune_backup(
-    hosts: Sequence[tuple[Mapping[str, Any] | None, bool]], zone: ZoneInfo
+    hosts: Sequence[tuple[Mapping[str, object] | None, bool]],
+    zone: ZoneInfo,
+    generated: Sequence[datetime | None] = (),
 ) -> BackupState:
     """The commune's answer from each host's (latest Report, still reporting): "no" if any
     host says no, else "unknown" if any host cannot tell (a silent host cannot), else "yes".
@@ -525,11 +567,11 @@ def commune_backup(
     if not hosts:
         return BackupState("unknown", "no_data")
     answers: list[tuple[str, str, datetime | None, bool | None]] = []
-    for report, live in hosts:
+    for i, (report, live) in enumerate(hosts):
         if report is None:
             answers.append(("unknown", "no_data", None, None))
             continue
-        answer = host_backup(report)
+        answer = host_backup(report, generated[i] if i < len(generated) else None)
         answers.append(answer if live else ("unknown", "no_data", answer[2], None))
     for wanted in ("no", "unknown"):
         reasons = [a[1] for a in answers if a[0] == wanted]
@@ -664,7 +706,12 @@ class SummaryBuilder:
                 and other.departement == commune.departement
                 and population_band(other.population) == band
             ):
-                score = self.history(other.code, month)[-1]
+                try:
+                    score = self.history(other.code, month)[-1]
+                except Exception as exc:  # that peer's data is its own problem, not this page's
+                    log.warning("commune %s left out of %s's comparison: %s: %s", other.code,
+                                commune.code, type(exc).__name__, exc)
+                    continue
                 if score.score is not None and score.grade is not None:
                     peers.append(score)
         if len(peers) < self.settings.min_peers:
@@ -708,11 +755,13 @@ class SummaryBuilder:
         silences = month_silences(
             reports, agents, start, min(end, self.now), self.silent_after, self.zone
         )
-        bodies: list[tuple[Mapping[str, Any] | None, bool]] = []
+        bodies: list[tuple[Mapping[str, object] | None, bool]] = []
+        dated: list[datetime | None] = []
         for a in active:
             latest = self.latest.get(a.agent_id)
             body = decode_body(latest.body) if latest is not None else None
             bodies.append((body, not self._silent(a)))
+            dated.append(latest.generated_at if latest is not None else None)
         no_data = None if current.has_data else self._no_data(agents, month)
         if no_data is not None and no_data.reason == "never_enrolled":
             actions = [Action(self.catalog.special["not_enrolled"], weight=1.0)]
@@ -744,7 +793,7 @@ class SummaryBuilder:
             fixed=tuple(fixed),
             incidents=tuple(incidents),
             silences=silences,
-            backup=commune_backup(bodies, self.zone),
+            backup=commune_backup(bodies, self.zone, dated),
             comparison=self.comparison(commune, month, current),
             trend=trend,
         )

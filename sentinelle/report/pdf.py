@@ -14,6 +14,7 @@ import base64
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import queue
 import re
@@ -31,11 +32,15 @@ from typing import Any
 
 from sentinelle.errors import SentinelleError
 
+log = logging.getLogger("sentinelle.report.pdf")
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 # A4 with the 10 mm margins of render_html's @page rule, in CSS pixels (96 per inch).
 A4_INCHES = (8.27, 11.69)
 PRINTABLE_HEIGHT_PX = (297 - 20) / 25.4 * 96
 BATCH = 12  # pages per print in render_many
+# Browser restarts allowed in one render_each call: a browser that keeps dying on start-up or
+# on every page would otherwise be restarted once per page.
+MAX_RESTARTS = 3
 _HEAD = re.compile(r"<head>.*?</head>", re.S)
 _BODY = re.compile(r"<body[^>]*>(.*)</body>", re.S)
 
@@ -166,7 +171,9 @@ class _Pipe:
 class ChromiumPdf:
     """A headless Chromium with `workers` tabs printing pages to one-page A4 PDFs.
 
-    Use as a context manager; `render_many` prints several pages concurrently (one per tab).
+    Use as a context manager; `render_each` prints several pages concurrently (one per tab)
+    and gives each page its own result, so that a page that cannot be printed costs only
+    itself; `render_many` is the same for callers that want all the pages or an error.
     """
 
     def __init__(
@@ -186,6 +193,7 @@ class ChromiumPdf:
         self._pid: int | None = None
         self._pipe: _Pipe | None = None
         self._tabs: queue.Queue[str] = queue.Queue()
+        self._targets: dict[str, str] = {}  # tab session -> target id (to close a stuck tab)
         self._count = 0
         self._count_lock = threading.Lock()
 
@@ -207,6 +215,9 @@ class ChromiumPdf:
         return " | ".join(lines[-3:])
 
     def start(self) -> None:
+        # A restart must not hand out the tabs of the browser that was closed.
+        self._tabs = queue.Queue()
+        self._targets = {}
         self._dir = Path(tempfile.mkdtemp(prefix="sentinelle-pdf-"))
         flags = [
             "--headless",
@@ -272,17 +283,52 @@ class ChromiumPdf:
         )["sessionId"]
         pipe.call("Page.enable", session=session)
         pipe.call("Emulation.setEmulatedMedia", {"media": "print"}, session=session)
+        self._targets[str(session)] = str(target["targetId"])
         return str(session)
+
+    def _take_tab(self) -> str:
+        try:
+            return self._tabs.get(timeout=self.timeout)
+        except queue.Empty:
+            raise PdfError(f"no Chromium tab became free within {self.timeout:g} s") from None
+
+    def _release(self, session: str, ok: bool) -> None:
+        """Give a tab back after a print.
+
+        After a failed print the tab may still be stuck on its page (a page that never finishes
+        loading keeps its renderer busy, and every later navigation of that tab times out too),
+        so it is closed and a fresh tab takes its place. If even that fails the browser itself
+        is broken: the tab is not replaced, and `render_each` restarts the browser.
+        """
+        if ok:
+            self._tabs.put(session)
+            return
+        pipe = self._pipe
+        target = self._targets.pop(session, None)
+        if pipe is None or pipe.closed is not None:
+            return
+        if target is not None:
+            with contextlib.suppress(PdfError):
+                pipe.call("Target.closeTarget", {"targetId": target}, timeout=5)
+        try:
+            self._tabs.put(self._open_tab())
+        except PdfError as exc:
+            log.warning("cannot replace a Chromium tab after a failed print: %s", exc)
+
+    def _healthy(self) -> bool:
+        """Running, with its pipe open and a tab (only meaningful when no print is running)."""
+        return self._pipe is not None and self._pipe.closed is None and not self._tabs.empty()
 
     def render(self, html: str) -> bytes:
         """One page: the HTML printed to a single A4 page (scaled down if it is taller)."""
         if self._pipe is None or self._dir is None:
             raise PdfError("the PDF renderer is not started")
         pipe = self._pipe
-        session = self._tabs.get(timeout=self.timeout)
+        session = self._take_tab()
         with self._count_lock:
             self._count += 1
             path = self._dir / f"page-{self._count}.html"
+        ok = False
         try:
             path.write_text(html, encoding="utf-8")
             pipe.clear_events(session)
@@ -308,23 +354,87 @@ class ChromiumPdf:
                 session,
                 self.timeout,
             )
-            return base64.b64decode(printed["data"])
+            pdf = base64.b64decode(printed["data"])
+            ok = True
+            return pdf
         finally:
-            self._tabs.put(session)
+            self._release(session, ok)
             with contextlib.suppress(OSError):
                 path.unlink()
 
     def render_many(self, pages: Sequence[str]) -> list[bytes]:
-        """Several pages, in order: `batch` pages per print when poppler's pdfseparate can
-        split the result (five times faster), `workers` prints at a time."""
+        """Several pages, in order, as `render_each` prints them; the first page that could not
+        be printed raises its PdfError (once every page was tried)."""
+        pdfs: list[bytes] = []
+        for result in self.render_each(pages):
+            if isinstance(result, PdfError):
+                raise result
+            pdfs.append(result)
+        return pdfs
+
+    def render_each(self, pages: Sequence[str]) -> list[bytes | PdfError]:
+        """Several pages, in order, each with its own result: its PDF, or why it has none.
+
+        First `batch` pages per print when poppler's pdfseparate can split the result (five
+        times faster), else one page per print, `workers` prints at a time. Then every page
+        whose print failed for want of knowing which page failed it (one bad page fails its
+        whole batch; a browser that died fails every page being printed) is printed again on
+        its own, one after the other, restarting the browser if it died: a page that cannot be
+        printed, hangs or crashes Chromium costs only itself.
+        """
+        results: list[bytes | PdfError | None] = [None] * len(pages)
         if self._separate is not None and len(pages) >= 2:
-            batches = [pages[i : i + self.batch] for i in range(0, len(pages), self.batch)]
+            starts = list(range(0, len(pages), self.batch))
+
+            def batch(start: int) -> list[bytes] | None:
+                chunk = pages[start : start + self.batch]
+                try:
+                    return self._render_batch(chunk)
+                except Exception as exc:  # whatever broke it, its pages are tried one by one
+                    log.warning("a print of %d pages failed, printing them one by one: %s",
+                                len(chunk), exc)
+                    return None
+
             with ThreadPoolExecutor(self.workers, thread_name_prefix="pdf") as pool:
-                return [pdf for batch in pool.map(self._render_batch, batches) for pdf in batch]
-        if self.workers == 1 or len(pages) < 2:
-            return [self.render(p) for p in pages]
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="pdf") as pool:
-            return list(pool.map(self.render, pages))
+                for start, pdfs in zip(starts, pool.map(batch, starts), strict=True):
+                    if pdfs is not None:
+                        results[start : start + len(pdfs)] = pdfs
+        elif self.workers > 1 and len(pages) >= 2:
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="pdf") as pool:
+                results = list(pool.map(self._render_alone, pages))
+            if not self._healthy():
+                # The browser died under them: every failure may be another page's doing.
+                results = [r if isinstance(r, bytes) else None for r in results]
+        restarts = 0
+        # One at a time: a browser that died can be restarted while no other print runs.
+        for i, page in enumerate(pages):
+            if results[i] is not None:
+                continue
+            if not self._healthy():
+                if restarts >= MAX_RESTARTS:
+                    results[i] = PdfError(f"Chromium broke again after {restarts} restarts")
+                    continue
+                restarts += 1
+                try:
+                    self._restart()
+                except PdfError as exc:
+                    results[i] = exc
+                    continue
+            results[i] = self._render_alone(page)
+        return [r if r is not None else PdfError("not printed") for r in results]
+
+    def _render_alone(self, page: str) -> bytes | PdfError:
+        try:
+            return self.render(page)
+        except PdfError as exc:
+            return exc
+        except Exception as exc:  # whatever it is, it is this page's alone
+            return PdfError(f"printing failed: {type(exc).__name__}: {exc}")
+
+    def _restart(self) -> None:
+        log.warning("Chromium is not usable any more: restarting it")
+        self.close()
+        self.start()
 
     def _render_batch(self, pages: Sequence[str]) -> list[bytes]:
         """Print several pages as one document and split it, one A4 page each.
@@ -351,12 +461,32 @@ class ChromiumPdf:
             f'<!DOCTYPE html><html>{head.group(0)}<body style="margin:0">{sections}</body></html>'
         )
         assert self._pipe is not None and self._dir is not None and self._separate is not None
-        pipe = self._pipe
-        session = self._tabs.get(timeout=self.timeout)
+        session = self._take_tab()
         with self._count_lock:
             self._count += 1
             work = self._dir / f"batch-{self._count}"
         work.mkdir()
+        try:
+            whole = self._print_document(session, work, document)
+            try:
+                subprocess.run(
+                    [self._separate, str(whole), str(work / "page-%d.pdf")],
+                    check=True, capture_output=True, timeout=self.timeout,
+                )
+            except (OSError, subprocess.SubprocessError) as exc:
+                raise PdfError(f"pdfseparate could not split the printed pages: {exc}") from exc
+            split = sorted(work.glob("page-*.pdf"), key=lambda f: int(f.stem.split("-")[1]))
+            if len(split) != len(pages):
+                return [self.render(p) for p in pages]
+            return [f.read_bytes() for f in split]
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _print_document(self, session: str, work: Path, document: str) -> Path:
+        """Print `document` in the tab `session` (given back after) to work/pages.pdf."""
+        assert self._pipe is not None
+        pipe = self._pipe
+        ok = False
         try:
             html = work / "pages.html"
             html.write_text(document, encoding="utf-8")
@@ -377,21 +507,10 @@ class ChromiumPdf:
             )
             whole = work / "pages.pdf"
             whole.write_bytes(base64.b64decode(printed["data"]))
+            ok = True
+            return whole
         finally:
-            self._tabs.put(session)
-        try:
-            subprocess.run(
-                [self._separate, str(whole), str(work / "page-%d.pdf")],
-                check=True, capture_output=True, timeout=self.timeout,
-            )
-            split = sorted(work.glob("page-*.pdf"), key=lambda f: int(f.stem.split("-")[1]))
-            if len(split) != len(pages):
-                return [self.render(p) for p in pages]
-            return [f.read_bytes() for f in split]
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise PdfError(f"pdfseparate could not split the printed pages: {exc}") from exc
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+            self._release(session, ok)
 
     def close(self) -> None:
         if self._pipe is not None and self._pipe.closed is None:

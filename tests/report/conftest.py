@@ -12,6 +12,7 @@ from sentinelle.report.config import ReportSettings
 from sentinelle.report.content import SummaryBuilder
 from sentinelle.rules import load_rules
 from sentinelle.scoring import ScoringPolicy
+from tests.report.hostile import HostileMonth, build_hostile_month
 from tests.report.scenario import NOW, Scenario, build_scenario
 
 SILENT_AFTER = 6 * 3600.0  # the collector's default silence delay
@@ -43,3 +44,15 @@ def builder(
         yield SummaryBuilder(store, policy, catalog, ReportSettings(), SILENT_AFTER, NOW)
     finally:
         store.close()
+
+
+@pytest.fixture(scope="session")
+def hostile_month(
+    tmp_path_factory: pytest.TempPathFactory, scenario: Scenario, policy: ScoringPolicy
+) -> HostileMonth:
+    """Three communes' March through a real collector, to copy and poison (see hostile.py)."""
+    # A real agent Report with backups: fresh, an offline copy, a restore test recorded.
+    base = next(r for r in reversed(scenario.reports)
+                if any(f.check == "backups.freshness" and "newest" in f.evidence
+                       for f in r.results))
+    return build_hostile_month(tmp_path_factory.mktemp("hostile"), base, policy)

@@ -5,14 +5,9 @@ retries on transient failures, and the sent-log that stops a month from going ou
 from __future__ import annotations
 
 import argparse
-import email
-import socket
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from email.message import EmailMessage
-from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
@@ -28,59 +23,27 @@ from sentinelle.report.mail import (
     SmtpSender,
     build_message,
 )
-from tests.conftest import need, need_tool
+from tests.conftest import need_tool
+from tests.report.mailserver import (
+    Inbox,
+    free_port,
+    need_aiosmtpd,
+    report_config,
+    smtp_server,
+)
 from tests.report.scenario import NOW, Scenario
 
 try:
-    import aiosmtpd.controller as aiosmtpd_controller
     import aiosmtpd.smtp as aiosmtpd_smtp
 except ImportError:  # skipped locally, a failure in CI (see tests/conftest.py)
-    aiosmtpd_controller = aiosmtpd_smtp = None  # type: ignore[assignment]
+    aiosmtpd_smtp = None  # type: ignore[assignment]
 
 
 @pytest.fixture(autouse=True)
 def _aiosmtpd() -> None:
-    need(aiosmtpd_controller is not None, "aiosmtpd is not installed (pip install aiosmtpd)")
+    need_aiosmtpd()
 
 USER, PASSWORD = "sentinelle", "mot-de-passe-très-secret"
-
-
-@dataclass
-class Inbox:
-    """An aiosmtpd handler that keeps what it receives and can fail on purpose."""
-
-    messages: list[Any] = field(default_factory=list)
-    fail_next: list[str] = field(default_factory=list)  # replies to give instead of 250
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.fail_next:
-            return self.fail_next.pop(0)
-        self.messages.append(envelope)
-        return "250 2.0.0 Message accepted"
-
-    def parsed(self, i: int = -1) -> EmailMessage:
-        raw = self.messages[i].original_content or self.messages[i].content
-        msg = email.message_from_bytes(raw, policy=default_policy)
-        assert isinstance(msg, EmailMessage)
-        return msg
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def smtp_server(inbox: Inbox, **kwargs: Any) -> Iterator[int]:
-    port = _free_port()
-    controller = aiosmtpd_controller.Controller(inbox, hostname="127.0.0.1", port=port,
-                                                **kwargs)
-    controller.start()
-    try:
-        yield port
-    finally:
-        controller.stop()
 
 
 def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
@@ -129,27 +92,6 @@ def _message(to: tuple[str, ...] = ("maire@saint-exemple.fr",)) -> EmailMessage:
     )
 
 
-def _report_config(tmp: Path, port: int, **smtp: Any) -> Path:
-    lines = [
-        "mail:",
-        '  from: "SOC du Syndicat <soc@syndicat.example>"',
-        "  reply_to: soc@syndicat.example",
-        "  smtp:",
-        "    host: 127.0.0.1",
-        f"    port: {port}",
-        "    timeout_seconds: 10",
-        *(f"    {k}: {v}" for k, v in {"security": "none", **smtp}.items()),
-        "contacts:",
-        '  syndicate: "Syndicat numérique de l\'Ain"',
-        '  phone: "04 00 00 00 00"',
-        "  email: soc@syndicat.example",
-        f"sent_log: {tmp / 'sent.json'}",
-    ]
-    path = tmp / "report.yaml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 def _run(*argv: str) -> int:
     parser = argparse.ArgumentParser()
     add_report_parser(parser.add_subparsers(dest="command"))
@@ -175,7 +117,7 @@ def test_monthly_send_delivers_a_complete_french_email(
     need_tool("chromium")
     inbox = Inbox()
     with smtp_server(inbox) as port:
-        config = _report_config(tmp_path, port)
+        config = report_config(tmp_path, port)
         rc = _run("--month", "2026-03", "--store", scenario.store_url, "--report-config",
                   str(config), "--send")
     out = capsys.readouterr().out
@@ -238,7 +180,7 @@ def test_a_month_is_not_sent_twice_unless_forced(
     need_tool("chromium")
     inbox = Inbox()
     with smtp_server(inbox) as port:
-        config = str(_report_config(tmp_path, port))
+        config = str(report_config(tmp_path, port))
         common = ("--month", "2026-03", "--store", scenario.store_url, "--report-config",
                   config, "--send", "--commune", "01003")
         assert _run(*common) == 0
@@ -257,7 +199,7 @@ def test_english_email(scenario: Scenario, tmp_path: Path) -> None:
     need_tool("chromium")
     inbox = Inbox()
     with smtp_server(inbox) as port:
-        config = str(_report_config(tmp_path, port))
+        config = str(report_config(tmp_path, port))
         assert _run("--month", "2026-03", "--store", scenario.store_url, "--report-config",
                     config, "--send", "--commune", "01001", "--lang", "en") == 0
     msg = inbox.parsed()
@@ -322,7 +264,7 @@ def test_transient_failures_are_retried_with_backoff() -> None:
 
 def test_retries_are_bounded_and_permanent_errors_are_not_retried() -> None:
     sleeps: list[float] = []
-    closed = SmtpSettings(host="127.0.0.1", port=_free_port(), security="none", retries=2,
+    closed = SmtpSettings(host="127.0.0.1", port=free_port(), security="none", retries=2,
                           backoff_seconds=1.0, timeout_seconds=5)
     with pytest.raises(MailError, match="gave up after 3 attempt"):
         SmtpSender(closed, sleep=sleeps.append).send(_message())
@@ -340,7 +282,7 @@ def test_failed_sending_is_not_recorded_and_exit_code_says_so(
     scenario: Scenario, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     need_tool("chromium")
-    config = str(_report_config(tmp_path, _free_port(), retries=0))
+    config = str(report_config(tmp_path, free_port(), retries=0))
     rc = _run("--month", "2026-03", "--store", scenario.store_url, "--report-config", config,
               "--send", "--commune", "01003")
     assert rc == 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 from pathlib import Path
 
@@ -58,3 +60,44 @@ def test_every_page_is_one_a4_page_even_when_too_tall(batch: int, tmp_path: Path
 def test_missing_chromium_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PdfError, match="not an executable file"):
         find_chromium(str(tmp_path / "chromium"))
+
+
+HANGS = ("<!DOCTYPE html><html><head><meta charset='utf-8'></head><body><p>jamais chargée</p>"
+         "<script>for(;;){}</script></body></html>")
+
+
+@pytest.mark.parametrize("batch", [12, 1])
+def test_a_page_that_hangs_chromium_fails_alone(batch: int, tmp_path: Path) -> None:
+    need_tool("pdfseparate")
+    need_tool("chromium")
+    pages = [_page(1, 5), HANGS, _page(3, 5), _page(4, 5)]
+    with ChromiumPdf(workers=2, timeout=5, batch=batch) as renderer:
+        results = renderer.render_each(pages)
+        assert isinstance(results[1], PdfError)
+        assert "Page.loadEventFired within 5 s" in str(results[1])
+        for n in (1, 3, 4):
+            pdf = results[n - 1]
+            assert isinstance(pdf, bytes), (batch, n, pdf)
+            count, text = _pages_and_text(pdf, tmp_path)
+            assert count == 1 and f"fin de la page {n} — été" in text
+        # The stuck tab was replaced: the renderer goes on printing at full speed.
+        again = renderer.render_many([_page(5, 5), _page(6, 5), _page(7, 5)])
+        assert [f"fin de la page {n}" in _pages_and_text(p, tmp_path)[1]
+                for n, p in zip((5, 6, 7), again, strict=True)] == [True] * 3
+        if batch == 1:  # (in a batch it costs two timeouts: the batch's, then the page's)
+            with pytest.raises(PdfError, match="loadEventFired"):
+                renderer.render_many([_page(8, 5), HANGS])
+
+
+def test_a_browser_that_died_is_restarted(tmp_path: Path) -> None:
+    need_tool("pdfseparate")
+    need_tool("chromium")
+    with ChromiumPdf(workers=2, timeout=10) as renderer:
+        first = renderer._pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        results = renderer.render_each([_page(1, 5), _page(2, 5), _page(3, 5)])
+        assert renderer._pid not in (None, first)
+        for n, pdf in enumerate(results, start=1):
+            assert isinstance(pdf, bytes), pdf
+            assert f"fin de la page {n} — été" in _pages_and_text(pdf, tmp_path)[1]
