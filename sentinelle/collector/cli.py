@@ -14,8 +14,10 @@ import signal
 import socket
 import sys
 import tempfile
+from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sentinelle.collector.insee import departement_of, is_valid_insee
 from sentinelle.collector.records import Commune, EnrollmentToken
@@ -246,9 +248,20 @@ def _run_worker(settings: CollectorSettings, sock: socket.socket, primary: bool)
             watch.cancel()
 
     try:
-        asyncio.run(main())
+        run_event_loop(main())
     finally:
         store.close()
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run the worker on uvloop when it is installed (the collector extra brings it): its
+    libuv loop and C transports take about a third less CPU per request than asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 __all__ = ["SentinelleError", "run_collector"]
