@@ -478,7 +478,7 @@ class CollectorService:
                 raise TypeError
             if not token.isascii() or len(token) > MAX_TOKEN_LENGTH:
                 raise ValueError
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             self.enrollments.labels("bad_request").inc()
             return problem(
                 400, "Bad enrollment request", 'expected {"token": "...", "hostname": "..."}'
@@ -527,6 +527,12 @@ class CollectorService:
             and 0 < len(key) <= MAX_TOKEN_LENGTH
             and credentials.isascii()  # header bytes that are not ASCII are no key of ours
         )
+        if well_formed and agent_id not in self._agents:
+            # An id this worker does not know costs a store read: anonymous until proven, so
+            # a stream of made-up ids spends its address's bucket before reaching the store.
+            wait = self._anonymous_wait(request)
+            if wait > 0:
+                return self._too_many("anonymous_rate", wait)
         agent = await self._agent(agent_id) if well_formed else None
         if agent is None or not verify(key, agent.key_hash):
             wait = self._anonymous_wait(request)

@@ -215,3 +215,26 @@ def test_protection_settings_errors_name_the_key(tmp_path: Path, yaml_text: str,
     with pytest.raises(ConfigError) as err:
         load_settings(path)
     assert key in str(err.value) and str(path) in str(err.value)
+
+
+def test_made_up_agent_ids_are_limited_before_the_store(tmp_path: Path) -> None:
+    with collector(tmp_path, anonymous=Bucket(per_second=0.01, burst=10)) as c:
+        url = c.url + "/api/v1/reports"
+        reads: list[str] = []
+        real_get = c.store.get_agent
+
+        def counting_get(agent_id: str) -> Any:
+            reads.append(agent_id)
+            return real_get(agent_id)
+
+        c.store.get_agent = counting_get  # type: ignore[method-assign]
+        statuses = [request(url, "POST", {}, headers={"Authorization": f"Bearer agt_{i:04d}:k"})[0]
+                    for i in range(30)]
+        assert statuses.count(429) >= 20 and 429 in statuses[:12]
+        assert len(reads) <= 10, len(reads)
+
+
+def test_deeply_nested_enrollment_json_is_a_400(tmp_path: Path) -> None:
+    with collector(tmp_path) as c:
+        status, _, _ = request(c.url + "/api/v1/enroll", "POST", raw=b"[" * 4000)
+        assert status == 400
