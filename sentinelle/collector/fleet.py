@@ -13,12 +13,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-import msgspec
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 
 from sentinelle.collector.exposition import Block, FamilyHeader, join_blocks, render_block
 from sentinelle.collector.records import AgentRecord, Commune
-from sentinelle.collector.validate import Limits, decode_report
+from sentinelle.collector.validate import Limits, decode_report, to_report
 from sentinelle.metrics import report_metrics
 from sentinelle.model import Report, Score
 from sentinelle.scoring import ScoringPolicy, combine_scores
@@ -47,8 +46,7 @@ class HostEntry:
         by an older version that the schema now refuses raises, and the caller leaves the
         host out instead of rendering something a consumer cannot use."""
         assert self.body is not None and self.score is not None
-        struct = decode_report(gzip.decompress(self.body), limits)
-        parsed = Report.from_dict(msgspec.to_builtins(struct))
+        parsed = to_report(decode_report(gzip.decompress(self.body), limits))
         return replace(parsed, score=self.score)
 
 

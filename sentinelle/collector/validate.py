@@ -24,7 +24,17 @@ from msgspec import Meta, Struct
 
 from sentinelle.checks.base import CHECK_ID
 from sentinelle.metrics import MEASUREMENTS
-from sentinelle.model import SCHEMA_VERSION
+from sentinelle.model import (
+    SCHEMA_VERSION,
+    AgentHealth,
+    CheckRun,
+    Finding,
+    Measurement,
+    Report,
+    Score,
+    Severity,
+    Status,
+)
 
 # \Z, not $: `$` also matches before a trailing newline ("mairie\n").
 REPORT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z"
@@ -319,6 +329,48 @@ def decode_report(body: bytes, limits: Limits, now: datetime | None = None) -> A
 def canonical_json(report: Any) -> bytes:
     """The accepted Report re-encoded from its structs: what the collector stores."""
     return _ENCODER.encode(report)
+
+
+_STATUS: dict[str, Status] = {s.value: s for s in Status}
+_SEVERITY: dict[str, Severity] = {s.value: s for s in Severity}
+
+
+def to_report(report: Any) -> Report:
+    """The model's Report from a decoded one, built straight from the structs (the fleet
+    renders every stored Report this way; going through plain dicts took twice as long)."""
+    health = report.agent.health
+    return Report(
+        report_id=report.report_id,
+        generated_at=report.generated_at.isoformat().replace("+00:00", "Z"),
+        agent_version=report.agent.version,
+        host=report.host,
+        checks=tuple(
+            CheckRun(c.check, _STATUS[c.status], c.duration_seconds) for c in report.checks
+        ),
+        results=tuple(
+            Finding(
+                f.check,
+                _STATUS[f.status],
+                _SEVERITY[f.severity],
+                f.summary,
+                f.evidence,
+                f.remediation,
+                f.references,
+                tuple(Measurement(m.name, m.value, m.labels) for m in f.measurements),
+            )
+            for f in report.results
+        ),
+        score=Score(
+            report.score.value,
+            report.score.grade,
+            report.score.capped_by,
+            report.score.open_by_severity,
+        ),
+        schema_version=report.schema_version,
+        agent_health=None if health is None else AgentHealth(
+            **{name: getattr(health, name) for name in health.__struct_fields__}
+        ),
+    )
 
 
 def report_json_schema(limits: Limits) -> dict[str, Any]:
