@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import psutil  # noqa: E402
 from prometheus_client import generate_latest  # noqa: E402
 
 from sentinelle.agent.exporter import single_report_registry  # noqa: E402
@@ -108,6 +109,19 @@ async def run_load(
     return results, time.perf_counter() - started
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (the collector's workers)."""
+    total = 0.0
+    try:
+        proc = psutil.Process(pid)
+        for p in [proc, *proc.children(recursive=True)]:
+            times = p.cpu_times()
+            total += times.user + times.system
+    except psutil.Error:
+        pass
+    return total
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
@@ -166,10 +180,13 @@ def bench_collector(
                 ).encode()
                 + body
             )
+        cpu_before = cpu_seconds(proc.pid)
         results, seconds = asyncio.run(run_load(port, requests, concurrency, 300))
+        cpu = cpu_seconds(proc.pid) - cpu_before
         name = f"sentinelle collector ({workers} worker{'s' if workers > 1 else ''}, SQLite)"
         line, rate = summary(name, results, seconds, {201})
         print(line)
+        print(f"  server CPU per stored Report: {cpu / max(1, len(results)) * 1000:.2f} ms")
         db_count = SQLiteStore(str(tmp / "collector.db")).count_reports()
         print(f"  Reports in the database after the run: {db_count}")
         renders = []
@@ -215,12 +232,15 @@ def bench_pushgateway(
                 ).encode()
                 + text
             )
+        cpu_before = cpu_seconds(proc.pid)
         results, took = asyncio.run(run_load(port, requests, concurrency, seconds))
+        cpu = cpu_seconds(proc.pid) - cpu_before
         name = "pushgateway " + (
             "(default consistency check)" if consistency else "(--push.disable-consistency-check)"
         )
         line, rate = summary(name, results, took, {200, 202})
         print(line)
+        print(f"  server CPU per push: {cpu / max(1, len(results)) * 1000:.2f} ms")
     finally:
         proc.kill()  # it may still be working through a backlog of consistency checks
         proc.wait(30)
