@@ -95,8 +95,13 @@ class GroupCommitter:
             return
         self.batches += 1
         self.stored += sum(results)
+        # One wake-up of each event loop per batch, not one per Report: every
+        # call_soon_threadsafe writes to the loop's wake-up pipe.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[bool], bool]]] = {}
         for item, is_new in zip(batch, results, strict=True):
-            item.loop.call_soon_threadsafe(_set_result, item.future, is_new)
+            by_loop.setdefault(item.loop, []).append((item.future, is_new))
+        for loop, answers in by_loop.items():
+            loop.call_soon_threadsafe(_set_results, answers)
 
     def _commit_one(self, item: _Item) -> bool:
         try:
@@ -113,9 +118,10 @@ class GroupCommitter:
         self._thread.join(timeout)
 
 
-def _set_result(fut: asyncio.Future[bool], value: bool) -> None:
-    if not fut.done():
-        fut.set_result(value)
+def _set_results(answers: list[tuple[asyncio.Future[bool], bool]]) -> None:
+    for fut, value in answers:
+        if not fut.done():
+            fut.set_result(value)
 
 
 def _set_exception(fut: asyncio.Future[bool], exc: BaseException) -> None:
