@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 from prometheus_client import (
@@ -61,6 +62,7 @@ FLEET_SYNC_SECONDS = 5.0
 # batch committed late with an earlier timestamp is not missed.
 SYNC_OVERLAP = timedelta(seconds=5)  # how long a revocation from the CLI may take to apply
 PROBLEM = "application/problem+json"
+_ENCODE = msgspec.json.Encoder().encode
 MAX_TOKEN_LENGTH = 256
 REPORTS_PATH = "/api/v1/reports"
 
@@ -344,7 +346,7 @@ class CollectorService:
             # to write and to keep for the retention.
             gzip.compress(canonical_json(data), 1, mtime=0),
             _check_states(data.results),
-            json.dumps(score.to_dict()),
+            _ENCODE(score.to_dict()).decode(),
         )
         return incoming, score
 

@@ -247,18 +247,25 @@ def _valid_id(value: str) -> bool:
 
 
 def _check_names(report: Any) -> None:
-    seen: dict[str, int] = {}
-    for i, run in enumerate(report.checks):
-        if not _valid_id(run.check):
-            raise ReportInvalid(f"$.checks[{i}].check", "Expected a check id like family.name")
-        first = seen.setdefault(run.check, i)
-        if first != i:
-            raise ReportInvalid(
-                f"$.checks[{i}].check", f"check {run.check} already listed at $.checks[{first}]"
-            )
-    for i, finding in enumerate(report.results):
-        if not _valid_id(finding.check):
-            raise ReportInvalid(f"$.results[{i}].check", "Expected a check id like family.name")
+    runs = [run.check for run in report.checks]
+    findings = {finding.check for finding in report.results}
+    # Set operations first (in C): only names not seen valid before are looked at one by one.
+    unseen = (set(runs) | findings) - _VALID_IDS
+    if len(set(runs)) != len(runs) or any(not _valid_id(name) for name in unseen):
+        seen: dict[str, int] = {}
+        for i, name in enumerate(runs):
+            if not _valid_id(name):
+                raise ReportInvalid(f"$.checks[{i}].check", "Expected a check id like family.name")
+            first = seen.setdefault(name, i)
+            if first != i:
+                raise ReportInvalid(
+                    f"$.checks[{i}].check", f"check {name} already listed at $.checks[{first}]"
+                )
+        for i, finding in enumerate(report.results):
+            if not _valid_id(finding.check):
+                raise ReportInvalid(
+                    f"$.results[{i}].check", "Expected a check id like family.name"
+                )
 
 
 def _series_key(measurement: Any) -> tuple[str, tuple[str, ...]]:
