@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sentinelle.errors import ConfigError
+from sentinelle.i18n import Catalog, MessageError, parse_message
 from sentinelle.model import Severity
 from sentinelle.validation import Section, load_yaml_file
 
@@ -60,6 +61,7 @@ class RuleSet:
     directory: Path
     checks: dict[str, CheckMeta]
     scoring: dict[str, Any]
+    catalog: Catalog = field(default_factory=Catalog)
 
     def data(self, name: str) -> Any:
         """A reference table such as `risky_ports` or `os_support` (rules/NAME.yaml)."""
@@ -123,4 +125,21 @@ def load_rules(directory: Path | None = None) -> RuleSet:
                 raise ConfigError(str(path), check_id, "a check id defined only once")
             metas[check_id] = meta
     scoring = load_yaml_file(directory / "scoring.yaml")
-    return RuleSet(directory=directory, checks=metas, scoring=scoring)
+    return RuleSet(directory=directory, checks=metas, scoring=scoring,
+                   catalog=load_catalog(directory))
+
+
+def load_catalog(directory: Path) -> Catalog:
+    """The message catalogs of `rules/messages/*.yaml`: `{id: {fr: ..., en: ...}}` at the top
+    level of each file, ids unique across files."""
+    catalog = Catalog()
+    for path in sorted((directory / "messages").glob("*.yaml")):
+        data = load_yaml_file(path)
+        if not isinstance(data, dict):
+            raise ConfigError(str(path), "(top level)", "a mapping of message ids to texts")
+        for msg_id, entry in data.items():
+            try:
+                catalog.add(parse_message(str(msg_id), entry, str(path)))
+            except MessageError as exc:
+                raise ConfigError(str(path), str(msg_id), "a valid message", str(exc)) from exc
+    return catalog

@@ -1,0 +1,129 @@
+"""Message catalogs: plural forms and locale formatting from Babel, strict parsing, and every
+catalog entry of rules/messages rendering in both languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from sentinelle.i18n import (
+    LANGS,
+    Catalog,
+    MessageError,
+    format_ago,
+    format_duration,
+    format_size,
+    format_value,
+    format_when,
+    parse_message,
+)
+from sentinelle.rules import load_rules
+
+NBSP = "\u202f"  # CLDR groups French thousands with a narrow no-break space
+
+
+def plain(text: str) -> str:
+    """French sets no-break spaces before units and inside numbers: compare the words."""
+    return text.replace("\u00a0", " ").replace("\u202f", " ")
+
+
+def updates() -> Catalog:
+    return Catalog([parse_message("t.updates", {
+        "plural": "count",
+        "fr": {"one": "{count} mise à jour depuis {age:duration}",
+               "other": "{count} mises à jour depuis {age:duration}"},
+        "en": {"one": "{count} update for {age:duration}",
+               "other": "{count} updates for {age:duration}"},
+    }, "test")])
+
+
+@pytest.mark.parametrize("lang,count,expected", [
+    ("fr", 0, "0 mise à jour depuis 143 jours"),  # French: 0 is singular
+    ("fr", 1, "1 mise à jour depuis 143 jours"),
+    ("fr", 2, "2 mises à jour depuis 143 jours"),
+    ("fr", 1500, f"1{NBSP}500 mises à jour depuis 143 jours"),
+    ("en", 0, "0 updates for 143 days"),  # English: 0 is plural
+    ("en", 1, "1 update for 143 days"),
+    ("en", 1500, "1,500 updates for 143 days"),
+])
+def test_plural_forms_and_grouping_follow_the_language(lang: str, count: int,
+                                                       expected: str) -> None:
+    rendered = updates().render("t.updates", {"count": count, "age": 143 * 86400}, lang)
+    assert plain(rendered) == plain(expected)
+
+
+def test_kinds_are_formatted_per_locale() -> None:
+    assert plain(format_duration(143 * 86400, "fr")) == "143 jours"
+    assert plain(format_duration(5 * 3600 + 100, "en")) == "5 hours"
+    assert plain(format_duration(30, "fr")) == "30 secondes"
+    assert plain(format_ago(3 * 86400, "fr")) == "il y a 3 jours"
+    assert plain(format_ago(3 * 86400, "en")) == "3 days ago"
+    assert plain(format_size(1.9 * 2**20, "fr")) == "1,9 Mio"
+    assert plain(format_size(1.9 * 2**20, "en")) == "1.9 MiB"
+    assert plain(format_when("2026-07-11T08:00:00Z", "fr")) == "11 juillet 2026"
+    assert plain(format_when(1783728000, "en")) == "July 11, 2026"
+    assert plain(format_value(0.45, "percent", "fr")) == "45 %"
+    assert plain(format_value(["a", "b", "c"], "list", "fr")) == "a, b et c"
+    assert plain(format_value(["a", "b", "c"], "list", "en")) == "a, b, and c"
+    assert plain(format_value(1234.5, "", "fr")) == "1 234,5"
+
+
+def test_french_keeps_its_no_break_spaces() -> None:
+    assert format_size(1.9 * 2**20, "fr") == "1,9\u00a0Mio"
+    assert format_value(1234, "", "fr") == f"1{NBSP}234"
+
+
+def test_missing_arguments_show_or_raise() -> None:
+    catalog = updates()
+    assert catalog.render("t.updates", {"count": 2}, "fr") == "2 mises à jour depuis ?"
+    with pytest.raises(MessageError, match="age"):
+        catalog.render("t.updates", {"count": 2}, "fr", strict=True)
+    with pytest.raises(MessageError, match="no message"):
+        catalog.render("t.nope", {}, "fr")
+
+
+@pytest.mark.parametrize("entry,error", [
+    ({"fr": "x"}, "en: expected"),
+    ({"fr": "x", "en": "y", "de": "z"}, "unknown key"),
+    ({"fr": "{n:weird}", "en": "{n}"}, "kind one of"),
+    ({"fr": "{n!r}", "en": "{n}"}, "placeholder"),
+    ({"fr": "{", "en": "x"}, "fr:"),
+    ({"plural": "n", "fr": {"one": "a"}, "en": {"other": "b"}}, "plural forms"),
+    ("just text", "a mapping"),
+])
+def test_malformed_entries_are_refused_with_where(entry: object, error: str) -> None:
+    with pytest.raises(MessageError, match=error) as err:
+        parse_message("t.bad", entry, "rules/messages/x.yaml")
+    assert "rules/messages/x.yaml: message t.bad" in str(err.value)
+
+
+def test_duplicate_ids_are_refused() -> None:
+    one = parse_message("t.a", {"fr": "a", "en": "a"}, "one.yaml")
+    two = parse_message("t.a", {"fr": "b", "en": "b"}, "two.yaml")
+    with pytest.raises(MessageError, match=r"already in one\.yaml"):
+        Catalog([one, two])
+
+
+def test_every_catalog_entry_renders_in_both_languages() -> None:
+    catalog = load_rules().catalog
+    entries = list(catalog)
+    assert entries, "rules/messages holds no catalog"
+    for message in entries:
+        rendered = {}
+        for lang in LANGS:
+            args = {name: 2 for name, _ in message.placeholders(lang)}
+            rendered[lang] = catalog.render(message.id, args, lang, strict=True)
+            assert "{" not in rendered[lang] and "?" not in rendered[lang], message.id
+        # A French text that is the English one was not translated (names aside).
+        if any(c.isalpha() for c in rendered["en"]) and len(rendered["en"]) > 3:
+            assert rendered["fr"] != rendered["en"], message.id
+
+
+def test_the_agent_daemon_does_not_import_babel() -> None:
+    """Babel costs about 9 MB once imported: the daemon builds Reports and renders nothing."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import sentinelle.agent.daemon, sentinelle.agent.push, sentinelle.runner;"
+            " from sentinelle.rules import load_rules; load_rules();"
+            " assert 'babel' not in sys.modules, sorted(m for m in sys.modules if 'babel' in m)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
