@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 1
+# 2: a finding carries a message id and typed arguments (`message`, `args`), rendered where a
+# person reads it; `summary` is then optional. Version 1 Reports (plain summaries) stay valid.
+SCHEMA_VERSION = 2
+SCHEMA_VERSIONS = (1, 2)
 
 
 class Status(enum.StrEnum):
@@ -71,19 +74,26 @@ class Measurement:
 
 @dataclass(frozen=True)
 class Finding:
-    """One observation of one check: status, severity, evidence and what to do about it."""
+    """One observation of one check: status, severity, evidence and what to do about it.
+
+    `message` is a catalog id (rules/) and `args` its typed arguments (counts, seconds, dates,
+    sizes, names): the sentence is rendered where a person reads it, in their language
+    (`sentinelle.texts`). `summary` is plain text for findings without a message (schema 1).
+    """
 
     check: str
     status: Status
     severity: Severity
-    summary: str
+    summary: str = ""
     evidence: Mapping[str, Any] = field(default_factory=dict)
     remediation: Mapping[str, str] = field(default_factory=dict)  # {"fr": ..., "en": ...}
     references: Mapping[str, list[Any]] = field(default_factory=dict)  # {"anssi": [34]}
     measurements: tuple[Measurement, ...] = ()
+    message: str | None = None
+    args: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "check": self.check,
             "status": self.status.value,
             "severity": self.severity.value,
@@ -93,6 +103,10 @@ class Finding:
             "references": {k: list(v) for k, v in self.references.items()},
             "measurements": [m.to_dict() for m in self.measurements],
         }
+        if self.message is not None:
+            data["message"] = self.message
+            data["args"] = dict(self.args)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
@@ -100,11 +114,13 @@ class Finding:
             check=str(data["check"]),
             status=Status(data["status"]),
             severity=Severity(data["severity"]),
-            summary=str(data["summary"]),
+            summary=str(data.get("summary") or ""),
             evidence=dict(data.get("evidence") or {}),
             remediation=dict(data.get("remediation") or {}),
             references={k: list(v) for k, v in (data.get("references") or {}).items()},
             measurements=tuple(Measurement.from_dict(m) for m in data.get("measurements") or ()),
+            message=str(data["message"]) if data.get("message") else None,
+            args=dict(data.get("args") or {}),
         )
 
 

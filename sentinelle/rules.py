@@ -52,6 +52,7 @@ class CheckMeta:
     remediation: dict[str, str]
     params: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    messages: tuple[str, ...] = ()  # catalog ids of its findings' sentences: "<id>.<case>"
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,9 @@ def _load_data(path: Path) -> Any:
     return load_yaml_file(path)
 
 
-def _load_family(path: Path, anssi_ids: set[int] | None) -> dict[str, CheckMeta]:
+def _load_family(
+    path: Path, anssi_ids: set[int] | None, catalog: Catalog | None = None
+) -> dict[str, CheckMeta]:
     src = str(path)
     top = Section(src, "", load_yaml_file(path))
     family = top.str("family")
@@ -93,6 +96,24 @@ def _load_family(path: Path, anssi_ids: set[int] | None) -> dict[str, CheckMeta]
         params = sec.raw("params", {}) or {}
         if not isinstance(params, dict):
             raise sec.error("params", "a mapping of threshold names to values", params)
+        # The sentences of its findings, beside its metadata: `messages: {case: {fr:, en:}}`
+        # become catalog entries "<check id>.<case>"; the remediation is one too.
+        messages = sec.raw("messages", {}) or {}
+        if not isinstance(messages, dict):
+            raise sec.error("messages", "a mapping of cases to {fr: ..., en: ...}", messages)
+        remediation = _texts(sec, "remediation")
+        ids: list[str] = []
+        entries = [(f"{check_id}.{case}", text) for case, text in messages.items()]
+        entries.append((f"{check_id}.remediation", remediation))
+        for msg_id, text in entries:
+            try:
+                message = parse_message(msg_id, text, src)
+                if catalog is not None:
+                    catalog.add(message)
+            except MessageError as exc:
+                key = "messages." + msg_id.rsplit(".", 1)[1]
+                raise sec.error(key, "a valid message", str(exc)) from exc
+            ids.append(msg_id)
         metas[str(check_id)] = CheckMeta(
             id=str(check_id),
             family=family,
@@ -101,9 +122,10 @@ def _load_family(path: Path, anssi_ids: set[int] | None) -> dict[str, CheckMeta]
             anssi=tuple(anssi),
             title=_texts(sec, "title"),
             rationale=_texts(sec, "rationale"),
-            remediation=_texts(sec, "remediation"),
+            remediation=remediation,
             params=dict(params),
             source=src,
+            messages=tuple(ids),
         )
         sec.done()
     checks_section.done()
@@ -119,14 +141,14 @@ def load_rules(directory: Path | None = None) -> RuleSet:
         raise ConfigError(str(directory), "checks/", "a rules directory with a checks/ folder")
     anssi_ids = set(range(1, 43))
     metas: dict[str, CheckMeta] = {}
+    catalog = load_catalog(directory)
     for path in sorted(checks_dir.glob("*.yaml")):
-        for check_id, meta in _load_family(path, anssi_ids).items():
+        for check_id, meta in _load_family(path, anssi_ids, catalog).items():
             if check_id in metas:
                 raise ConfigError(str(path), check_id, "a check id defined only once")
             metas[check_id] = meta
     scoring = load_yaml_file(directory / "scoring.yaml")
-    return RuleSet(directory=directory, checks=metas, scoring=scoring,
-                   catalog=load_catalog(directory))
+    return RuleSet(directory=directory, checks=metas, scoring=scoring, catalog=catalog)
 
 
 def load_catalog(directory: Path) -> Catalog:

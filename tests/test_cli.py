@@ -9,6 +9,7 @@ import pytest
 
 from sentinelle.checks.base import registry
 from sentinelle.cli import main
+from sentinelle.model import SCHEMA_VERSION
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -31,7 +32,7 @@ def test_json_report_of_this_machine(capsys: pytest.CaptureFixture[str]) -> None
     code, out, _ = run(capsys, "check", "--format", "json", "--only", "patching", "backups")
     assert code == 0
     report = json.loads(out)
-    assert report["schema_version"] == 1
+    assert report["schema_version"] == SCHEMA_VERSION
     assert {"hostname", "os_id", "kernel"} <= set(report["host"])
     assert {r["check"].split(".")[0] for r in report["results"]} == {"patching", "backups"}
     for r in report["results"]:

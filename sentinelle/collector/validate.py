@@ -25,7 +25,7 @@ from msgspec import Meta, Struct
 from sentinelle.checks.base import CHECK_ID
 from sentinelle.metrics import MEASUREMENTS
 from sentinelle.model import (
-    SCHEMA_VERSION,
+    SCHEMA_VERSIONS,
     AgentHealth,
     CheckRun,
     Finding,
@@ -39,6 +39,7 @@ from sentinelle.model import (
 # \Z, not $: `$` also matches before a trailing newline ("mairie\n").
 REPORT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z"
 NAME_PATTERN = r"^[a-z_][a-z0-9_]{0,99}\Z"
+MESSAGE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+){1,5}\Z"  # a catalog id: family.check.case
 LABEL_PATTERN = r"^[a-z][a-z0-9_]{0,99}\Z"  # no leading "__": reserved by Prometheus
 StatusName = Literal["pass", "warn", "fail", "error", "skip"]
 SeverityName = Literal["critical", "high", "medium", "low", "info"]
@@ -128,6 +129,9 @@ def _evidence_type(limits: Limits) -> Any:
 def report_type(limits: Limits) -> type[Struct]:
     """The Report struct for these limits (struct constraints are fixed at definition)."""
     label_value = Annotated[str, Meta(max_length=256)]
+    arg_text = Annotated[str, Meta(max_length=limits.max_summary)]
+    arg_scalar: Any = arg_text | int | float | bool | None
+    arg_value: Any = arg_scalar | Annotated[list[arg_scalar], Meta(max_length=64)]
     # gc=False: decoded data holds no reference cycles, and untracked structs spare the
     # garbage collector thousands of objects per push.
     measurement = msgspec.defstruct(
@@ -152,7 +156,7 @@ def report_type(limits: Limits) -> type[Struct]:
             ("check", Annotated[str, Meta(max_length=128)]),  # pattern: _check_names
             ("status", StatusName),
             ("severity", SeverityName),
-            ("summary", Annotated[str, Meta(max_length=limits.max_summary)]),
+            ("summary", Annotated[str, Meta(max_length=limits.max_summary)], ""),
             ("evidence", _evidence_type(limits), {}),
             (
                 "remediation",
@@ -188,14 +192,25 @@ def report_type(limits: Limits) -> type[Struct]:
                 ],
                 [],
             ),
+            # Schema 2: the sentence as a catalog id and its typed arguments.
+            ("message", Annotated[str, Meta(pattern=MESSAGE_PATTERN)] | None, None),
+            (
+                "args",
+                Annotated[
+                    dict[Annotated[str, Meta(min_length=1, max_length=64)], arg_value],
+                    Meta(max_length=32),
+                ],
+                {},
+            ),
         ],
         gc=False,
+        omit_defaults=True,
     )
     host_value = Annotated[str, Meta(max_length=256)] | int | float | bool | None
     return msgspec.defstruct(
         "ReportIn",
         [
-            ("schema_version", Literal[SCHEMA_VERSION]),
+            ("schema_version", Literal[SCHEMA_VERSIONS]),
             ("report_id", Annotated[str, Meta(pattern=REPORT_ID_PATTERN)]),
             ("generated_at", datetime),
             ("agent", AgentIn),
@@ -268,6 +283,15 @@ def _check_names(report: Any) -> None:
                 )
 
 
+def _check_texts(report: Any) -> None:
+    """Every finding says something a person can read: a message (schema 2) or a summary."""
+    for i, finding in enumerate(report.results):
+        if finding.message is None and not finding.summary:
+            raise ReportInvalid(f"$.results[{i}]", "a finding needs a message or a summary")
+        if finding.message is not None and report.schema_version < 2:
+            raise ReportInvalid(f"$.results[{i}].message", "messages need schema_version 2")
+
+
 def _series_key(measurement: Any) -> tuple[str, tuple[str, ...]]:
     """The series a measurement becomes: known names keep only their documented labels (as
     `sentinelle.metrics` renders them), so two that differ in an ignored label still collide."""
@@ -329,6 +353,7 @@ def decode_report(body: bytes, limits: Limits, now: datetime | None = None) -> A
         raise ReportInvalid("$", "invalid JSON: nested too deeply") from exc
     _check_dates(report, now or datetime.now(UTC), limits)
     _check_names(report)
+    _check_texts(report)
     _check_series(report, limits)
     return report
 
@@ -364,6 +389,8 @@ def to_report(report: Any) -> Report:
                 f.remediation,
                 f.references,
                 tuple(Measurement(m.name, m.value, m.labels) for m in f.measurements),
+                f.message,
+                f.args,
             )
             for f in report.results
         ),
