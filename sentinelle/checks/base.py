@@ -79,6 +79,35 @@ class Check(ABC):
         )
 
 
+    def say(
+        self,
+        status: Status,
+        case: str,
+        args: Mapping[str, Any] | None = None,
+        evidence: Mapping[str, Any] | None = None,
+        *,
+        severity: Severity | None = None,
+        measurements: Iterable[Measurement] = (),
+    ) -> Finding:
+        """A finding whose sentence is this check's catalog message `case` (rules/checks:
+        `messages: {case: {fr:, en:}}`), with typed `args` (counts, seconds, sizes, dates as
+        RFC 3339 or Unix times, names) that also fill its remediation. Nothing is rendered
+        here: the reader's screen renders it in the reader's language (schema 2)."""
+        msg_id = f"{self.id}.{case}"
+        if msg_id not in self.meta.messages:
+            raise ValueError(f"{self.id}: no message {case!r} in {self.meta.source}")
+        return Finding(
+            check=self.id,
+            status=status,
+            severity=severity or self.meta.severity,
+            evidence=dict(evidence or {}),
+            references={"anssi": list(self.meta.anssi)} if self.meta.anssi else {},
+            measurements=tuple(measurements),
+            message=msg_id,
+            args=dict(args or {}),
+        )
+
+
 class _Placeholders(dict[str, Any]):
     """Format values where a placeholder the finding did not fill shows as "?" rather than as
     a raw {name} (a pass or an error has no value for what a failure would name)."""
