@@ -214,7 +214,8 @@ def format_duration(seconds: float, lang: str) -> str:
     seconds = abs(seconds)
     for unit, size in _UNITS:
         if seconds >= 2 * size or unit == "second":
-            amount = round(seconds / size)
+            # Whole units, but tenths below ten seconds ("0,3 seconde", not "0 seconde").
+            amount: float = round(seconds / size) if seconds >= 10 else round(seconds, 1)
             return str(format_unit(amount, f"duration-{unit}", length="long", locale=lang))
     raise AssertionError("unreachable")
 

@@ -73,8 +73,16 @@ def build_setup(
     return Setup(rules, config, scoring, tuple(checks))
 
 
-def _error_finding(check: Check, message: str) -> Finding:
-    return check.finding(Status.ERROR, message, {"error": message})
+def _runner_finding(check: Check, status: Status, case: str, **args: object) -> Finding:
+    """A finding the runner writes for a check (rules/messages/common.yaml: runner.*)."""
+    return Finding(
+        check=check.id,
+        status=status,
+        severity=check.meta.severity,
+        evidence={k: v for k, v in args.items() if k == "error"},
+        message=f"runner.{case}",
+        args=dict(args),
+    )
 
 
 def run_check(check: Check, host: Host, timeout: float) -> tuple[list[Finding], float]:
@@ -93,13 +101,13 @@ def run_check(check: Check, host: Host, timeout: float) -> tuple[list[Finding], 
     worker.join(timeout)
     duration = time.monotonic() - started
     if worker.is_alive():
-        return [_error_finding(check, f"check timed out after {timeout:g} s")], duration
+        return [_runner_finding(check, Status.ERROR, "timeout", seconds=timeout)], duration
     if "error" in box:
-        return [_error_finding(check, str(box["error"]))], duration
+        return [_runner_finding(check, Status.ERROR, "failed", error=str(box["error"]))], duration
     findings = box.get("findings")
     assert isinstance(findings, list)
     if not findings:
-        findings = [check.finding(Status.SKIP, "check produced no finding")]
+        findings = [_runner_finding(check, Status.SKIP, "no_finding")]
     return findings, duration
 
 

@@ -14,6 +14,7 @@ from sentinelle.host import Host
 from sentinelle.model import Finding, Severity, Status
 from sentinelle.rules import CheckMeta, load_rules
 from sentinelle.runner import assemble_report, run_check
+from sentinelle.texts import summary_text
 from sentinelle.scoring import ScoringPolicy
 from tests.conftest import fixture_host
 
@@ -61,7 +62,11 @@ def test_raising_check_becomes_one_error_finding(context: CheckContext, tmp_path
     findings, duration = run_check(Raising(META, {}, context), fixture_host(tmp_path), 5)
     assert len(findings) == 1
     assert findings[0].status == Status.ERROR
-    assert "disk on fire" in findings[0].summary
+    assert findings[0].message == "runner.failed"
+    assert "disk on fire" in findings[0].args["error"]
+    catalog = load_rules().catalog
+    assert summary_text(findings[0], catalog, "fr").startswith("Le contrôle a échoué : ")
+    assert "disk on fire" in summary_text(findings[0], catalog, "en")
     assert findings[0].check == "test.sample"
     assert duration >= 0
 
@@ -73,7 +78,9 @@ def test_hanging_check_times_out_as_error(context: CheckContext, tmp_path: Path)
     finally:
         RELEASE.set()
     assert [f.status for f in findings] == [Status.ERROR]
-    assert "timed out" in findings[0].summary
+    assert findings[0].message == "runner.timeout" and findings[0].args == {"seconds": 0.3}
+    text = summary_text(findings[0], load_rules().catalog, "fr")
+    assert text.replace("\u00a0", " ") == "Le contrôle n'a pas fini dans le délai de 0,3 seconde."
     assert 0.25 < duration < 5
 
 
