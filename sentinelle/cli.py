@@ -137,8 +137,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         refresh_package_lists(Path(setup.config.agent.state_dir))
     report = run_checks(setup, Host(root=args.root))
+    lang = args.lang or default_lang()
     if args.format == "json":
-        json.dump(report.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
+        from sentinelle.console import localized_report
+
+        json.dump(localized_report(report, setup.rules, lang), sys.stdout, ensure_ascii=False,
+                  indent=2)
         sys.stdout.write("\n")
     elif args.format == "prometheus":
         from prometheus_client import generate_latest
@@ -147,7 +151,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         sys.stdout.write(generate_latest(single_report_registry(report)).decode())
     else:
-        print_table(report, setup.rules, args.lang or default_lang(), args.color)
+        print_table(report, setup.rules, lang, args.color)
     if args.fail_on and fail_on_triggered(report, Severity(args.fail_on)):
         return 1
     return 0
@@ -175,11 +179,16 @@ def cmd_checks(args: argparse.Namespace) -> int:
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return 0
-    id_width = max(len(r["id"]) for r in rows)
-    print(f"{'ID':<{id_width}}  {'SEVERITY':<8}  {'ANSSI':<8}  TITLE")
-    for r in rows:
+    from sentinelle.texts import severity_name
+
+    header = rules.catalog.render("console.catalog_header", {}, lang).split("|")
+    id_width = max(len(header[0]), *(len(r["id"]) for r in rows))
+    severities = [severity_name(str(r["severity"]), rules.catalog, lang) for r in rows]
+    sev_width = max(len(header[1]), *(len(s) for s in severities))
+    print(f"{header[0]:<{id_width}}  {header[1]:<{sev_width}}  {header[2]:<8}  {header[3]}")
+    for r, severity in zip(rows, severities, strict=True):
         anssi = ",".join(str(a) for a in r["anssi"]) or "-"
-        print(f"{r['id']:<{id_width}}  {r['severity']:<8}  {anssi:<8}  {r['title']}")
+        print(f"{r['id']:<{id_width}}  {severity:<{sev_width}}  {anssi:<8}  {r['title']}")
     return 0
 
 

@@ -9,6 +9,7 @@ from typing import TextIO
 
 from sentinelle.model import Finding, Report, Severity, Status
 from sentinelle.rules import RuleSet
+from sentinelle.texts import remediation_text, severity_name, summary_text
 
 _COLOURS = {
     Status.PASS: "32",  # green
@@ -18,34 +19,6 @@ _COLOURS = {
     Status.SKIP: "90",  # grey
 }
 _GRADE_COLOURS = {"A": "32", "B": "92", "C": "33", "D": "91", "E": "31"}
-_LABELS = {
-    "fr": {
-        "score": "Score",
-        "grade": "Note",
-        "capped": "plafonnée",
-        "top": "À faire en priorité",
-        "none": "Aucune action urgente.",
-        "checks": "contrôles",
-        "in": "en",
-        "open": "constats ouverts",
-    },
-    "en": {
-        "score": "Score",
-        "grade": "Grade",
-        "capped": "capped",
-        "top": "Top remediations",
-        "none": "Nothing urgent to do.",
-        "checks": "checks",
-        "in": "in",
-        "open": "open findings",
-    },
-}
-STATUS_WORDS = {
-    "fr": {"pass": "OK", "warn": "ATTENTION", "fail": "ÉCHEC", "error": "ERREUR", "skip": "IGNORÉ"},
-    "en": {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "error": "ERROR", "skip": "SKIP"},
-}
-
-
 def use_colour(stream: TextIO, mode: str = "auto") -> bool:
     """Colour when asked, or in auto mode on a terminal without NO_COLOR."""
     if mode in ("always", "never"):
@@ -71,13 +44,17 @@ def top_remediations(report: Report, limit: int = 5) -> list[Finding]:
 def render_table(
     report: Report,
     rules: RuleSet,
-    lang: str = "en",
+    lang: str = "fr",
     colour: bool = False,
     width: int | None = None,
 ) -> str:
-    """The whole report as text: one block per category, then the score and what to do first."""
-    words = _LABELS[lang]
-    status_words = STATUS_WORDS[lang]
+    """The whole report as text: one block per category, then the score and what to do first.
+    Every word comes from the catalogs, in `lang` only."""
+    catalog = rules.catalog
+
+    def say(msg_id: str, **args: object) -> str:
+        return catalog.render(msg_id, args, lang)
+
     width = width or 100
     by_category: dict[str, list[Finding]] = {}
     for f in report.results:
@@ -87,44 +64,70 @@ def render_table(
     durations: Mapping[str, float] = {c.check: c.duration_seconds for c in report.checks}
     lines: list[str] = []
     host = report.host
-    name, system, kernel = (host.get(k, "?") for k in ("hostname", "os_name", "kernel"))
-    lines.append(f"{name} — {system} — kernel {kernel}")
+    name, system, kernel = (str(host.get(k, "?")) for k in ("hostname", "os_name", "kernel"))
+    lines.append(say("console.host_line", host=name, system=system, kernel=kernel))
     lines.append("")
     for category, findings in by_category.items():
         total = sum(durations.get(c, 0.0) for c in {f.check for f in findings})
-        lines.append(_paint(f"{category}", "1", colour) + f"  ({total:.2f} s)")
+        seconds = say("console.seconds", seconds=round(total, 2))
+        lines.append(_paint(f"{category}", "1", colour) + f"  ({seconds})")
         for f in sorted(findings, key=_sort_key):
-            word = status_words[f.status.value]
+            word = say(f"console.tag.{f.status.value}")
             tag = _paint(f"[{word:^9}]", _COLOURS[f.status], colour)
-            sev = f.severity.value if f.status.is_open or f.status == Status.ERROR else ""
             meta = rules.checks.get(f.check)
             title = meta.title[lang] if meta else f.check
-            text = f"  {tag} {title}: {f.summary}"
-            if sev:
-                text += f" ({sev})"
+            text = f"  {tag} {title} : " if lang == "fr" else f"  {tag} {title}: "
+            text += summary_text(f, catalog, lang)
+            if f.status.is_open or f.status == Status.ERROR:
+                text += f" ({severity_name(f.severity, catalog, lang)})"
             lines.append(_clip(text, width + (9 if colour else 0)))
         lines.append("")
     score = report.score
     grade = _paint(score.grade, "1;" + _GRADE_COLOURS.get(score.grade, "0"), colour)
-    line = f"{words['score']}: {score.value:.0f}/100   {words['grade']}: {grade}"
-    if score.capped_by:
-        line += f"  ({words['capped']}: {score.capped_by})"
-    opened = ", ".join(
-        f"{n} {sev}" for sev, n in score.open_by_severity.items() if n and sev != Severity.INFO
-    )
-    if opened:
-        line += f"   {words['open']}: {opened}"
+    line = say("console.score", score=round(score.value), grade=grade)
+    capping = _capping_finding(report) if score.capped_by else None
+    if capping is not None:
+        meta = rules.checks.get(capping.check)
+        line += "  " + say(
+            "console.capped",
+            severity=severity_name(capping.severity, catalog, lang),
+            title=meta.title[lang] if meta else capping.check,
+        )
+    counts = [
+        say("console.open_count", count=n, severity=severity_name(sev, catalog, lang))
+        for sev, n in score.open_by_severity.items()
+        if n and sev != Severity.INFO
+    ]
+    if counts:
+        total = sum(n for sev, n in score.open_by_severity.items() if sev != Severity.INFO)
+        line += "   " + say("console.open", total=total, counts=", ".join(counts))
     lines.append(line)
     lines.append("")
-    lines.append(_paint(words["top"], "1", colour))
+    lines.append(_paint(say("console.top"), "1", colour))
     top = top_remediations(report)
     if not top:
-        lines.append("  " + words["none"])
+        lines.append("  " + say("console.none"))
     for i, f in enumerate(top, 1):
-        remediation = f.remediation.get(lang) or f.remediation.get("en", "")
-        lines.append(f"  {i}. [{f.severity.value}] {f.summary}")
-        lines.append(f"     → {remediation.strip()}")
+        sev = severity_name(f.severity, catalog, lang)
+        lines.append(f"  {i}. [{sev}] {summary_text(f, catalog, lang)}")
+        lines.append(f"     → {remediation_text(f, rules, lang).strip()}")
     return "\n".join(lines) + "\n"
+
+
+def _capping_finding(report: Report) -> Finding | None:
+    """The open finding that caps the grade: the worst open one."""
+    open_findings = [f for f in report.results if f.status.is_open]
+    return min(open_findings, key=lambda f: f.severity.rank) if open_findings else None
+
+
+def localized_report(report: Report, rules: RuleSet, lang: str) -> dict[str, object]:
+    """The Report as JSON for a person in `lang`: each finding's summary and remediation
+    rendered in that language only (the message id and arguments stay beside them)."""
+    data = report.to_dict()
+    for finding, out in zip(report.results, data["results"], strict=True):
+        out["summary"] = summary_text(finding, rules.catalog, lang)
+        out["remediation"] = {lang: remediation_text(finding, rules, lang)}
+    return data
 
 
 def _clip(text: str, width: int) -> str:

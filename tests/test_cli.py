@@ -25,11 +25,13 @@ def test_catalog_lists_every_check(capsys: pytest.CaptureFixture[str]) -> None:
     assert [r["id"] for r in rows] == list(registry())
     assert all(r["severity"] and r["title"] for r in rows)
     code, out, _ = run(capsys, "checks", "--lang", "fr")
-    assert "patching.pending_updates" in out and "ANSSI" in out
+    assert "patching.pending_updates" in out and "ANSSI" in out and "GRAVITÉ" in out
+    assert "SEVERITY" not in out and "élevée" in out
 
 
 def test_json_report_of_this_machine(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "check", "--format", "json", "--only", "patching", "backups")
+    code, out, _ = run(capsys, "check", "--format", "json", "--only", "patching", "backups",
+                       "--lang", "fr")
     assert code == 0
     report = json.loads(out)
     assert report["schema_version"] == SCHEMA_VERSION
@@ -37,7 +39,8 @@ def test_json_report_of_this_machine(capsys: pytest.CaptureFixture[str]) -> None
     assert {r["check"].split(".")[0] for r in report["results"]} == {"patching", "backups"}
     for r in report["results"]:
         assert r["status"] in {"pass", "warn", "fail", "error", "skip"}
-        assert set(r["remediation"]) == {"fr", "en"}
+        # One language at a time: the remediation in the reader's language only.
+        assert set(r["remediation"]) == {"fr"} and r["remediation"]["fr"] and r["summary"]
     assert 0 <= report["score"]["value"] <= 100 and report["score"]["grade"] in "ABCDE"
 
 
@@ -45,9 +48,11 @@ def test_table_groups_by_category_and_shows_grade(capsys: pytest.CaptureFixture[
     code, out, _ = run(capsys, "check", "--only", "backups", "--lang", "en", "--color", "always")
     assert code == 0
     assert "\033[" in out  # coloured when asked
-    assert "Backups" in out and "Grade" in out and "Top remediations" in out
+    assert "Backups" in out and "Grade" in out and "What to do first" in out
+    assert "Niveau" not in out and "priorité" not in out
     code, out, _ = run(capsys, "check", "--only", "backups", "--lang", "fr", "--color", "never")
-    assert "\033[" not in out and "Note" in out and "Sauvegardes" in out
+    assert "\033[" not in out and "Niveau" in out and "Sauvegardes" in out
+    assert "À faire en priorité" in out and "Grade" not in out and "What to do" not in out
 
 
 def test_fail_on_sets_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
