@@ -149,7 +149,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         from sentinelle.agent.exporter import single_report_registry
 
-        sys.stdout.write(generate_latest(single_report_registry(report)).decode())
+        sys.stdout.write(generate_latest(single_report_registry(report, lang)).decode())
     else:
         print_table(report, setup.rules, lang, args.color)
     if args.fail_on and fail_on_triggered(report, Severity(args.fail_on)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -17,6 +18,7 @@ from prometheus_client.core import (
     Metric,
 )
 
+from sentinelle.i18n import DEFAULT_LANG
 from sentinelle.model import Report, Severity, Status
 
 PREFIX = "sentinelle_"
@@ -24,74 +26,61 @@ PREFIX = "sentinelle_"
 
 @dataclass(frozen=True)
 class MeasurementSpec:
-    """Help text and label names of one measurement name (without the prefix)."""
+    """Label names of one measurement name (without the prefix); its HELP text is the catalog
+    entry `metric.<name>` in rules/messages/metrics.yaml."""
 
-    help: str
     labels: tuple[str, ...] = ()
 
 
 # The measurement names checks may emit. Adding one here documents it; a test checks that
-# docs/metrics.md lists every name.
+# docs/metrics.md lists every name and that the catalog has its help text.
 MEASUREMENTS: dict[str, MeasurementSpec] = {
-    "pending_updates": MeasurementSpec(
-        "Packages with a pending update, by kind (security or other).", ("kind",)
-    ),
-    "package_lists_age_seconds": MeasurementSpec(
-        "Age of the package lists the pending-update counts were computed from."
-    ),
-    "reboot_required": MeasurementSpec("1 when a reboot is needed to apply installed updates."),
-    "last_upgrade_timestamp_seconds": MeasurementSpec(
-        "Time of the last successful package upgrade (Unix seconds)."
-    ),
-    "os_end_of_support_timestamp_seconds": MeasurementSpec(
-        "End of security support of the installed operating system (Unix seconds).",
-        ("os_id", "os_version"),
-    ),
+    "pending_updates": MeasurementSpec(("kind",)),
+    "package_lists_age_seconds": MeasurementSpec(),
+    "reboot_required": MeasurementSpec(),
+    "last_upgrade_timestamp_seconds": MeasurementSpec(),
+    "os_end_of_support_timestamp_seconds": MeasurementSpec(("os_id", "os_version")),
     "listening_port_info": MeasurementSpec(
-        "A listening socket: scope is loopback or network; service is the risky service it "
-        "matches, or empty.",
-        ("address", "port", "protocol", "process", "scope", "service"),
+        ("address", "port", "protocol", "process", "scope", "service")
     ),
-    "network_scan_open_port_info": MeasurementSpec(
-        "A port that nmap found open on a configured scan target.",
-        ("target", "port", "protocol", "service"),
-    ),
-    "backup_age_seconds": MeasurementSpec(
-        "Age of the newest backup in a configured location.", ("location",)
-    ),
-    "backup_size_bytes": MeasurementSpec(
-        "Size of the newest backup in a configured location.", ("location",)
-    ),
-    "backup_last_restore_test_timestamp_seconds": MeasurementSpec(
-        "Time of the last recorded restore test of a backup location (Unix seconds).",
-        ("location",),
-    ),
+    "network_scan_open_port_info": MeasurementSpec(("target", "port", "protocol", "service")),
+    "backup_age_seconds": MeasurementSpec(("location",)),
+    "backup_size_bytes": MeasurementSpec(("location",)),
+    "backup_last_restore_test_timestamp_seconds": MeasurementSpec(("location",)),
 }
 
-
 # The agent's own health as its Report carries it (sentinelle.model.AgentHealth): name, field,
-# counter or gauge, help. Prefixed `agent_health_` so they never clash with the live
+# counter or gauge. Prefixed `agent_health_` so they never clash with the live
 # `sentinelle_agent_push_*` families of the agent's own /metrics.
-AGENT_HEALTH: tuple[tuple[str, str, bool, str], ...] = (
-    ("agent_health_spool_reports", "spool_reports", False,
-     "Reports waiting in the agent's spool when it built its last Report."),
-    ("agent_health_spool_bytes", "spool_bytes", False,
-     "Bytes of the Reports waiting in the agent's spool (compressed)."),
-    ("agent_health_reports_dropped", "reports_dropped_total", True,
-     "Reports the agent dropped unsent because its spool was full."),
-    ("agent_health_spool_quarantined", "spool_quarantined_total", True,
-     "Unreadable spool files the agent set aside."),
-    ("agent_health_reports_rejected", "reports_rejected_total", True,
-     "Reports the collector refused for good (4xx other than 429)."),
-    ("agent_health_push_consecutive_failures", "push_consecutive_failures", False,
-     "Push attempts failed in a row when the agent built its last Report."),
-    ("agent_health_cycle_failures", "cycle_failures_total", True,
-     "Check cycles of the agent that produced no Report."),
-    ("agent_health_state_write_errors", "state_write_errors_total", True,
-     "Failed writes under the agent's state directory (a full disk, for example)."),
-    ("agent_health_state_dir_writable", "state_dir_writable", False,
-     "1 when the agent could write its state directory in its last cycle, 0 when not."),
+AGENT_HEALTH: tuple[tuple[str, str, bool], ...] = (
+    ("agent_health_spool_reports", "spool_reports", False),
+    ("agent_health_spool_bytes", "spool_bytes", False),
+    ("agent_health_reports_dropped", "reports_dropped_total", True),
+    ("agent_health_spool_quarantined", "spool_quarantined_total", True),
+    ("agent_health_reports_rejected", "reports_rejected_total", True),
+    ("agent_health_push_consecutive_failures", "push_consecutive_failures", False),
+    ("agent_health_cycle_failures", "cycle_failures_total", True),
+    ("agent_health_state_write_errors", "state_write_errors_total", True),
+    ("agent_health_state_dir_writable", "state_dir_writable", False),
 )
+
+
+@lru_cache(maxsize=4)
+def _help_texts(lang: str) -> dict[str, str]:
+    """`metric.<name>` of the catalog, in one language (no placeholder: no Babel)."""
+    from sentinelle.rules import default_rules_dir, load_catalog
+
+    catalog = load_catalog(default_rules_dir())
+    return {
+        m.id.removeprefix("metric."): catalog.render(m.id, {}, lang)
+        for m in catalog
+        if m.id.startswith("metric.")
+    }
+
+
+def metric_help(name: str, lang: str = DEFAULT_LANG) -> str:
+    """The HELP text of a family (name without the prefix) in `lang`."""
+    return _help_texts(lang).get(name, name)
 
 
 def _ts(rfc3339: str) -> float:
@@ -99,46 +88,47 @@ def _ts(rfc3339: str) -> float:
 
 
 def report_metrics(
-    report: Report, extra_labels: Mapping[str, str] | None = None
+    report: Report, extra_labels: Mapping[str, str] | None = None, lang: str = DEFAULT_LANG
 ) -> Iterator[Metric]:
-    """Metric families for one Report; `extra_labels` (commune, host) prefix every series."""
-    yield from reports_metrics([(report, dict(extra_labels or {}))])
+    """Metric families for one Report; `extra_labels` (commune, host) prefix every series;
+    HELP texts in `lang`."""
+    yield from reports_metrics([(report, dict(extra_labels or {}))], lang)
 
 
-def reports_metrics(items: Sequence[tuple[Report, Mapping[str, str]]]) -> Iterator[Metric]:
+def reports_metrics(
+    items: Sequence[tuple[Report, Mapping[str, str]]], lang: str = DEFAULT_LANG
+) -> Iterator[Metric]:
     """Metric families for many Reports (the collector's fleet), each with its own labels."""
     label_names = list(items[0][1].keys()) if items else []
 
-    def fam(name: str, help_text: str, labels: Sequence[str] = ()) -> GaugeMetricFamily:
-        return GaugeMetricFamily(PREFIX + name, help_text, labels=[*label_names, *labels])
+    def fam(name: str, labels: Sequence[str] = ()) -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            PREFIX + name, metric_help(name, lang), labels=[*label_names, *labels]
+        )
 
-    status = fam(
-        "check_status",
-        "1 for the current status of each check (the worst of its findings), as a label.",
-        ("check", "severity", "status"),
+    status = fam("check_status", ("check", "severity", "status"))
+    success = fam("check_success", ("check",))
+    duration = fam("check_duration_seconds", ("check",))
+    open_findings = fam("findings_open", ("severity",))
+    score = fam("host_risk_score")
+    grade = InfoMetricFamily(
+        PREFIX + "host_grade", metric_help("host_grade", lang), labels=[*label_names]
     )
-    success = fam("check_success", "1 when the check ran without error.", ("check",))
-    duration = fam(
-        "check_duration_seconds", "Wall time the check took in the last cycle.", ("check",)
-    )
-    open_findings = fam("findings_open", "Open (warn or fail) findings by severity.", ("severity",))
-    score = fam("host_risk_score", "Posture score 0-100 of the host (100: no open risk).")
-    grade = InfoMetricFamily(PREFIX + "host_grade", "A-E grade of the host.", labels=[*label_names])
-    stamp = fam("report_timestamp_seconds", "When the last Report was generated (Unix seconds).")
+    stamp = fam("report_timestamp_seconds")
     host_info = InfoMetricFamily(
-        PREFIX + "host", "Facts about the inspected host.", labels=[*label_names]
+        PREFIX + "host", metric_help("host", lang), labels=[*label_names]
     )
     measured: dict[str, GaugeMetricFamily] = {
-        name: fam(name, spec.help, spec.labels) for name, spec in MEASUREMENTS.items()
+        name: fam(name, spec.labels) for name, spec in MEASUREMENTS.items()
     }
     health: list[tuple[str, GaugeMetricFamily | CounterMetricFamily]] = [
         (
             attr,
-            CounterMetricFamily(PREFIX + name, help_text, labels=label_names)
+            CounterMetricFamily(PREFIX + name, metric_help(name, lang), labels=label_names)
             if counter
-            else fam(name, help_text),
+            else fam(name),
         )
-        for name, attr, counter, help_text in AGENT_HEALTH
+        for name, attr, counter in AGENT_HEALTH
     ]
 
     for report, extra in items:

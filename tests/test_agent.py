@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from sentinelle.agent.daemon import Agent, atomic_write, next_delay
+from sentinelle.model import SCHEMA_VERSION
 from sentinelle.runner import build_setup
 from tests.conftest import need_tool
 
@@ -125,7 +126,7 @@ def test_once_runs_one_cycle_and_exits(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "grade" in out.stdout
     report = json.loads((tmp_path / "state/last-report.json").read_text())
-    assert report["schema_version"] == 1 and report["results"]
+    assert report["schema_version"] == SCHEMA_VERSION and report["results"]
 
 
 def test_importing_the_agent_does_not_import_scapy() -> None:

@@ -3,6 +3,8 @@ catalog entry of rules/messages rendering in both languages."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sentinelle.i18n import (
@@ -127,3 +129,36 @@ def test_the_agent_daemon_does_not_import_babel() -> None:
             " from sentinelle.rules import load_rules; load_rules();"
             " assert 'babel' not in sys.modules, sorted(m for m in sys.modules if 'babel' in m)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_every_exposed_family_has_its_help_text_in_both_languages(tmp_path: Path) -> None:
+    """The HELP texts of the collector's page (and so of `check --format prometheus`, made by
+    the same function) come from the catalog in the collector's language: none falls back to
+    the bare name, and a French page carries no English one."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from sentinelle.metrics import AGENT_HEALTH, MEASUREMENTS, metric_help
+    from tests.collector.harness import auth, request, running_collector
+    from tests.collector.sample_reports import make_report
+
+    names = {*MEASUREMENTS, *(n for n, _, _ in AGENT_HEALTH), "check_status", "host_grade"}
+    for name in names:
+        assert metric_help(name, "fr") != name and metric_help(name, "en") != name, name
+        assert metric_help(name, "fr") != metric_help(name, "en"), name
+    english = {metric_help(n, "en") for n in names}
+    for lang in LANGS:
+        with running_collector(tmp_path / lang, lang=lang) as c:
+            c.commune("01001", "Abergement")
+            creds = c.enroll("01001", "srv")
+            status, _, _ = request(c.url + "/api/v1/reports", "POST",
+                                   make_report(10).to_dict(), headers=auth(creds))
+            assert status == 201
+            _, text, _ = request(c.url + "/metrics")
+        helps = {f.name: f.documentation for f in text_string_to_metric_families(text)}
+        assert len(helps) > 20
+        for family, documentation in helps.items():
+            assert documentation and "sentinelle_" not in documentation, family
+        expected = "Une commune du syndicat." if lang == "fr" else "A commune of the syndicate."
+        assert helps["sentinelle_commune_info"] == expected
+        if lang == "fr":
+            assert not set(helps.values()) & english

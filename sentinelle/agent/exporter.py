@@ -112,13 +112,13 @@ def agent_registry(state: AgentState) -> CollectorRegistry:
     return registry
 
 
-def single_report_registry(report: Report) -> CollectorRegistry:
-    """What `check --format prometheus` prints: the Report's metrics only."""
+def single_report_registry(report: Report, lang: str = "fr") -> CollectorRegistry:
+    """What `check --format prometheus` prints: the Report's metrics only, HELP in `lang`."""
     registry = CollectorRegistry(auto_describe=False)
 
     class _Once(Collector):
         def collect(self) -> Iterator[Metric]:
-            yield from report_metrics(report)
+            yield from report_metrics(report, lang=lang)
 
     registry.register(_Once())
     return registry

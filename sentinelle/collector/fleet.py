@@ -18,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from sentinelle.collector.exposition import Block, FamilyHeader, join_blocks, render_block
 from sentinelle.collector.records import AgentRecord, Commune
 from sentinelle.collector.validate import Limits, decode_report, to_report
-from sentinelle.metrics import report_metrics
+from sentinelle.metrics import metric_help, report_metrics
 from sentinelle.model import Report, Score
 from sentinelle.scoring import ScoringPolicy, combine_scores
 
@@ -54,8 +54,13 @@ class Fleet:
     """Thread-safe in-memory view of every commune and agent."""
 
     def __init__(
-        self, scoring: ScoringPolicy, silent_after_seconds: float, limits: Limits | None = None
+        self,
+        scoring: ScoringPolicy,
+        silent_after_seconds: float,
+        limits: Limits | None = None,
+        lang: str = "fr",
     ) -> None:
+        self.lang = lang
         self.scoring = scoring
         self.silent_after = silent_after_seconds
         self.limits = limits or Limits()
@@ -129,7 +134,7 @@ class Fleet:
             labels = {"commune": entry.agent.commune, "host": entry.agent.host}
             try:
                 entry.block = render_block(
-                    report_metrics(entry.report(self.limits), labels), self._headers
+                    report_metrics(entry.report(self.limits), labels, self.lang), self._headers
                 )
             except Exception as exc:
                 if not entry.unrenderable:
@@ -149,34 +154,34 @@ class Fleet:
 
     def _commune_families(self, now: float) -> Iterable[Metric]:
         info = InfoMetricFamily(
-            "sentinelle_commune", "A commune of the syndicate.", labels=["commune"]
+            "sentinelle_commune", metric_help("commune", self.lang), labels=["commune"]
         )
         population = GaugeMetricFamily(
             "sentinelle_commune_population",
-            "Population of the commune (for peer comparison).",
+            metric_help("commune_population", self.lang),
             labels=["commune"],
         )
         score = GaugeMetricFamily(
             "sentinelle_commune_risk_score",
-            "Posture score 0-100 of the commune (mean of its hosts).",
+            metric_help("commune_risk_score", self.lang),
             labels=["commune"],
         )
         grade = InfoMetricFamily(
-            "sentinelle_commune_grade", "A-E grade of the commune.", labels=["commune"]
+            "sentinelle_commune_grade", metric_help("commune_grade", self.lang), labels=["commune"]
         )
         hosts = GaugeMetricFamily(
             "sentinelle_commune_hosts",
-            "Enrolled hosts by state (reporting, silent, never).",
+            metric_help("commune_hosts", self.lang),
             labels=["commune", "state"],
         )
         last = GaugeMetricFamily(
             "sentinelle_host_last_report_timestamp_seconds",
-            "When the collector last stored a Report of the host (Unix seconds).",
+            metric_help("host_last_report_timestamp_seconds", self.lang),
             labels=["commune", "host"],
         )
         silent = GaugeMetricFamily(
             "sentinelle_host_silent",
-            "1 when the host sent no Report within the silence delay.",
+            metric_help("host_silent", self.lang),
             labels=["commune", "host"],
         )
         counts: dict[str, dict[str, int]] = {
@@ -219,7 +224,9 @@ class Fleet:
             if entry.body is not None and not self.is_silent(entry, now):
                 labels = {"commune": entry.agent.commune, "host": entry.agent.host}
                 try:
-                    families = list(report_metrics(entry.report(self.limits), labels))
+                    families = list(
+                        report_metrics(entry.report(self.limits), labels, self.lang)
+                    )
                 except Exception:
                     log.exception("host %s left out of remote write", entry.agent.agent_id)
                     continue

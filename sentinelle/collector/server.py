@@ -51,6 +51,7 @@ from sentinelle.collector.settings import CollectorSettings
 from sentinelle.collector.store import Redemption, Store
 from sentinelle.collector.validate import ReportInvalid, canonical_json, decode_report
 from sentinelle.errors import ConfigError
+from sentinelle.metrics import metric_help
 from sentinelle.model import STATUS_ORDER, Score
 from sentinelle.scoring import ScoringPolicy, score_outcomes
 
@@ -95,7 +96,9 @@ class CollectorService:
         self.store = store
         self.scoring = scoring
         self.clock = clock
-        self.fleet = Fleet(scoring, settings.silent_after_seconds, settings.limits)
+        self.fleet = Fleet(
+            scoring, settings.silent_after_seconds, settings.limits, settings.lang
+        )
         self.limiter = RateLimiter(settings.rate_limit.per_second, settings.rate_limit.burst)
         guard = settings.protection
         self.trusted_proxies = parse_networks(guard.trusted_proxies)
@@ -112,50 +115,49 @@ class CollectorService:
         self.registry = CollectorRegistry(auto_describe=False)
         self.pushes = Counter(
             "sentinelle_collector_reports",
-            "Pushed Reports by outcome.",
+            metric_help("collector_reports", settings.lang),
             ["result"],
             registry=self.registry,
         )
         self.enrollments = Counter(
             "sentinelle_collector_enrollments",
-            "Enrollment attempts by outcome.",
+            metric_help("collector_enrollments", settings.lang),
             ["result"],
             registry=self.registry,
         )
         self.latency = Histogram(
             "sentinelle_collector_ingest_duration_seconds",
-            "Time from request to durable acknowledgement of a pushed Report.",
+            metric_help("collector_ingest_duration_seconds", settings.lang),
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=self.registry,
         )
         self.render_seconds = Gauge(
             "sentinelle_collector_exposition_render_seconds",
-            "Time the last fleet /metrics took to render.",
+            metric_help("collector_exposition_render_seconds", settings.lang),
             registry=self.registry,
             multiprocess_mode="mostrecent",
         )
         self.rw_samples = Counter(
             "sentinelle_collector_remote_write_samples",
-            "Samples sent to the remote-write URL, by result.",
+            metric_help("collector_remote_write_samples", settings.lang),
             ["result"],
             registry=self.registry,
         )
         self.rw_last_success = Gauge(
             "sentinelle_collector_remote_write_last_success_timestamp_seconds",
-            "When the last remote write fully succeeded (Unix seconds).",
+            metric_help("collector_remote_write_last_success_timestamp_seconds", settings.lang),
             registry=self.registry,
             multiprocess_mode="max",
         )
         self.refused = Counter(
             "sentinelle_collector_refused",
-            "Requests and connections turned away before authentication, by reason.",
+            metric_help("collector_refused", settings.lang),
             ["reason"],
             registry=self.registry,
         )
         self.unrenderable = Gauge(
             "sentinelle_collector_unrenderable_hosts",
-            "Hosts left out of the last /metrics because their stored state could not be "
-            "rendered (see the collector's log).",
+            metric_help("collector_unrenderable_hosts", settings.lang),
             registry=self.registry,
             multiprocess_mode="mostrecent",
         )

@@ -75,6 +75,7 @@ class CollectorSettings:
     workers: int = 1  # processes sharing the listening port (SO_REUSEPORT) and the store
     remote_write: RemoteWriteSettings | None = None
     protection: Protection = field(default_factory=Protection)
+    lang: str = "fr"  # of the fleet page's HELP texts (and the collector's other words)
 
 
 def _bucket(section: Section, name: str, default: Bucket) -> Bucket:
@@ -186,6 +187,7 @@ def parse_settings(data: Any, source: str) -> CollectorSettings:
         workers=top.number("workers", d.workers, minimum=1, maximum=64, integer=True),
         remote_write=remote_write,
         protection=parse_protection(top),
+        lang=top.choice("lang", ("fr", "en"), d.lang),
     )
     top.raw("report", None)  # the monthly report's section, read by sentinelle.report.config
     top.done()
