@@ -13,6 +13,7 @@ from sentinelle import __version__
 from sentinelle.config import load_config
 from sentinelle.errors import SentinelleError
 from sentinelle.model import Report, Severity
+from sentinelle.rules import RuleSet
 
 EXIT_CONFIG = 2
 
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     catalog = sub.add_parser("checks", help="list the check catalog")
     catalog.add_argument("--lang", choices=("fr", "en"))
     catalog.add_argument("--format", choices=("table", "json"), default="table")
+    catalog.add_argument("--framework", choices=("anssi",),
+                         help="coverage of a framework: each measure, its checks, automated or not")
 
     agent = sub.add_parser("agent", help="the long-running agent")
     agent_sub = agent.add_subparsers(dest="agent_command", required=True)
@@ -164,6 +167,8 @@ def cmd_checks(args: argparse.Namespace) -> int:
 
     rules = load_rules()
     lang = args.lang or default_lang()
+    if args.framework:
+        return print_framework(rules, args.framework, lang, args.format)
     rows = []
     for check_id in registry():
         meta = rules.checks[check_id]
@@ -189,6 +194,50 @@ def cmd_checks(args: argparse.Namespace) -> int:
     for r, severity in zip(rows, severities, strict=True):
         anssi = ",".join(str(a) for a in r["anssi"]) or "-"
         print(f"{r['id']:<{id_width}}  {severity:<{sev_width}}  {anssi:<8}  {r['title']}")
+    return 0
+
+
+def print_framework(rules: RuleSet, name: str, lang: str, fmt: str) -> int:
+    """Each measure of the framework, whether checks give automated evidence for it, which."""
+    from sentinelle.checks.base import registry
+
+    framework = rules.frameworks[name]
+    registered = set(registry())
+    say = rules.catalog.render
+    rows = [
+        {
+            "id": m.id,
+            "title": m.title[lang],
+            "automatable": m.automatable,
+            "automated": any(c in registered for c in m.checks),
+            "checks": [c for c in m.checks if c in registered],
+        }
+        for m in framework.measures
+    ]
+    if fmt == "json":
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    head = say("console.framework_header", {}, lang).split("|")
+    states = [
+        say("console.yes" if r["automated"] else
+            "console.no" if r["automatable"] else "console.not_automatable", {}, lang)
+        for r in rows
+    ]
+    width = max(len(head[1]), *(len(s) for s in states))
+    checks = [", ".join(c for c in m.checks if c in registered) or "-"
+              for m in framework.measures]
+    check_width = min(60, max(len(head[2]), *(len(c) for c in checks)))
+    print(f"{head[0]:<7}  {head[1]:<{width}}  {head[2]:<{check_width}}  {head[3]}")
+    for r, state, names in zip(rows, states, checks, strict=True):
+        print(f"{r['id']:<7}  {state:<{width}}  {names:<{check_width}}  {r['title']}")
+    print()
+    print(say("console.framework_coverage", {
+        "title": framework.title[lang],
+        "automated": sum(1 for r in rows if r["automated"]),
+        "total": len(rows),
+        "automatable": sum(1 for r in rows if r["automatable"]),
+    }, lang))
     return 0
 
 

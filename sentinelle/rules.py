@@ -7,6 +7,7 @@ shipped inside the wheel (`sentinelle/_rules`), then `rules/` of a source checko
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -63,6 +64,7 @@ class RuleSet:
     checks: dict[str, CheckMeta]
     scoring: dict[str, Any]
     catalog: Catalog = field(default_factory=Catalog)
+    frameworks: dict[str, Framework] = field(default_factory=dict)
 
     def data(self, name: str) -> Any:
         """A reference table such as `risky_ports` or `os_support` (rules/NAME.yaml)."""
@@ -75,7 +77,7 @@ def _load_data(path: Path) -> Any:
 
 
 def _load_family(
-    path: Path, anssi_ids: set[int] | None, catalog: Catalog | None = None
+    path: Path, anssi_of: Mapping[str, Sequence[int]] | None, catalog: Catalog | None = None
 ) -> dict[str, CheckMeta]:
     src = str(path)
     top = Section(src, "", load_yaml_file(path))
@@ -88,11 +90,10 @@ def _load_family(
         if not str(check_id).startswith(family + "."):
             raise sec.error("", f"a check id starting with '{family}.'", check_id)
         severity = sec.choice("severity", tuple(s.value for s in Severity))
-        anssi = sec.raw("anssi", [])
-        if not isinstance(anssi, list) or not all(isinstance(a, int) for a in anssi):
-            raise sec.error("anssi", "a list of ANSSI measure numbers", anssi)
-        if anssi_ids is not None and not set(anssi) <= anssi_ids:
-            raise sec.error("anssi", "ANSSI measure numbers between 1 and 42", anssi)
+        if sec.has("anssi"):
+            raise sec.error("anssi", "nothing here: measures point at checks in "
+                            "rules/frameworks/anssi.yaml")
+        anssi = sorted((anssi_of or {}).get(str(check_id), ()))
         params = sec.raw("params", {}) or {}
         if not isinstance(params, dict):
             raise sec.error("params", "a mapping of threshold names to values", params)
@@ -139,16 +140,69 @@ def load_rules(directory: Path | None = None) -> RuleSet:
     checks_dir = directory / "checks"
     if not checks_dir.is_dir():
         raise ConfigError(str(directory), "checks/", "a rules directory with a checks/ folder")
-    anssi_ids = set(range(1, 43))
+    anssi = load_framework(directory / "frameworks" / "anssi.yaml")
+    anssi_of: dict[str, list[int]] = {}
+    for measure in anssi.measures:
+        for check_id in measure.checks:
+            anssi_of.setdefault(check_id, []).append(measure.id)
     metas: dict[str, CheckMeta] = {}
     catalog = load_catalog(directory)
     for path in sorted(checks_dir.glob("*.yaml")):
-        for check_id, meta in _load_family(path, anssi_ids, catalog).items():
+        for check_id, meta in _load_family(path, anssi_of, catalog).items():
             if check_id in metas:
                 raise ConfigError(str(path), check_id, "a check id defined only once")
             metas[check_id] = meta
     scoring = load_yaml_file(directory / "scoring.yaml")
-    return RuleSet(directory=directory, checks=metas, scoring=scoring, catalog=catalog)
+    unknown = sorted(set(anssi_of) - set(metas))
+    if unknown:
+        raise ConfigError(anssi.source, "measures[].checks", "ids of checks in rules/checks",
+                          ", ".join(unknown))
+    return RuleSet(directory=directory, checks=metas, scoring=scoring, catalog=catalog,
+                   frameworks={anssi.name: anssi})
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One measure of a framework and the checks that give automated evidence for it."""
+
+    id: int
+    chapter: str
+    title: dict[str, str]
+    automatable: bool
+    checks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Framework:
+    """A compliance framework (the ANSSI hygiene guide) pointing at check ids."""
+
+    name: str
+    title: dict[str, str]
+    measures: tuple[Measure, ...]
+    source: str
+
+
+def load_framework(path: Path, expected_ids: range = range(1, 43)) -> Framework:
+    src = str(path)
+    top = Section(src, "", load_yaml_file(path))
+    name = top.str("framework")
+    title = _texts(top, "title")
+    top.str("source")
+    measures: list[Measure] = []
+    for sec in top.sections("measures"):
+        measure_id = sec.number("id", minimum=1, integer=True)
+        checks = sec.raw("checks", []) or []
+        if not isinstance(checks, list) or not all(isinstance(c, str) for c in checks):
+            raise sec.error("checks", "a list of check ids", checks)
+        measures.append(Measure(measure_id, sec.str("chapter"), _texts(sec, "title"),
+                                sec.bool("automatable"), tuple(checks)))
+        sec.done()
+    top.done()
+    ids = [m.id for m in measures]
+    if ids != list(expected_ids):
+        raise ConfigError(src, "measures", f"measures {expected_ids.start} to "
+                          f"{expected_ids.stop - 1}, each once, in order", ids)
+    return Framework(name, title, tuple(measures), src)
 
 
 def load_catalog(directory: Path) -> Catalog:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,7 @@ def test_texts_exist_in_both_languages_and_anssi_is_real() -> None:
 def test_metadata_naming_unknown_field_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "checks").mkdir()
     (tmp_path / "scoring.yaml").write_text((ROOT / "rules/scoring.yaml").read_text())
+    shutil.copytree(ROOT / "rules/frameworks", tmp_path / "frameworks")
     text = (ROOT / "rules/checks/patching.yaml").read_text()
     data = yaml.safe_load(text)
     first = next(iter(data["checks"]))
@@ -63,6 +65,7 @@ def test_metadata_naming_unknown_field_is_rejected(tmp_path: Path) -> None:
 def test_metadata_for_a_check_outside_its_family_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "checks").mkdir()
     (tmp_path / "scoring.yaml").write_text((ROOT / "rules/scoring.yaml").read_text())
+    shutil.copytree(ROOT / "rules/frameworks", tmp_path / "frameworks")
     data = yaml.safe_load((ROOT / "rules/checks/patching.yaml").read_text())
     meta = next(iter(data["checks"].values()))
     data["checks"] = {"ports.stray": meta}
@@ -87,3 +90,57 @@ def test_docs_list_every_metric() -> None:
         "agent_info",
     ):
         assert f"sentinelle_{name}" in doc, name
+
+
+def test_the_anssi_framework_points_at_registered_checks() -> None:
+    """prowler's direction: measures name check ids; every id is a registered check, every
+    check gives evidence for at least one measure, and the measures are the guide's 42."""
+    from pathlib import Path
+
+    import yaml
+
+    from sentinelle.checks.base import registry
+    from sentinelle.rules import load_rules
+
+    rules = load_rules()
+    framework = rules.frameworks["anssi"]
+    named = {c for m in framework.measures for c in m.checks}
+    assert named <= set(registry())
+    assert set(registry()) <= named, set(registry()) - named
+    assert [m.id for m in framework.measures] == list(range(1, 43))
+    shared = Path(__file__).resolve().parents[2] / "shared" / "anssi-hygiene-measures.yaml"
+    if shared.is_file():  # the guide as the design notes carry it
+        guide = {m["id"]: m for m in yaml.safe_load(shared.read_text())["measures"]}
+        for m in framework.measures:
+            assert m.title["fr"] == guide[m.id]["title"] and m.automatable == guide[m.id][
+                "automatable"], m.id
+            assert m.title["en"] and m.title["en"] != m.title["fr"]
+    # A check's measures come from the framework (its metadata no longer says them).
+    assert rules.checks["ports.risky_services"].anssi == (21, 23)
+
+
+def test_checks_framework_prints_the_coverage(capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from sentinelle.cli import main
+
+    assert main(["checks", "--framework", "anssi", "--lang", "fr"]) == 0
+    out = capsys.readouterr().out
+    assert "MESURE" in out and "Guide d'hygiène informatique de l'ANSSI" in out
+    assert "mesures sur 42" in out and "MEASURE" not in out
+    assert main(["checks", "--framework", "anssi", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 42
+    by_id = {r["id"]: r for r in rows}
+    assert by_id[37]["automated"] and "backups.freshness" in by_id[37]["checks"]
+    assert not by_id[1]["automatable"] and not by_id[1]["automated"]
+
+
+def test_a_framework_naming_an_unknown_check_is_an_error(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    path = tmp_path / "rules/frameworks/anssi.yaml"
+    path.write_text(path.read_text().replace("checks: [backups.freshness",
+                                             "checks: [backups.freshnes", 1))
+    with pytest.raises(ConfigError, match="backups.freshnes") as err:
+        load_rules(tmp_path / "rules")
+    assert str(path) in str(err.value)
