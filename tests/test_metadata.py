@@ -141,6 +141,6 @@ def test_a_framework_naming_an_unknown_check_is_an_error(tmp_path: Path) -> None
     path = tmp_path / "rules/frameworks/anssi.yaml"
     path.write_text(path.read_text().replace("checks: [backups.freshness",
                                              "checks: [backups.freshnes", 1))
-    with pytest.raises(ConfigError, match="backups.freshnes") as err:
+    with pytest.raises(ConfigError, match=r"backups\.freshnes") as err:
         load_rules(tmp_path / "rules")
     assert str(path) in str(err.value)
