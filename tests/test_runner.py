@@ -14,8 +14,8 @@ from sentinelle.host import Host
 from sentinelle.model import Finding, Severity, Status
 from sentinelle.rules import CheckMeta, load_rules
 from sentinelle.runner import assemble_report, run_check
-from sentinelle.texts import summary_text
 from sentinelle.scoring import ScoringPolicy
+from sentinelle.texts import summary_text
 from tests.conftest import fixture_host
 
 META = CheckMeta(
@@ -109,7 +109,7 @@ def test_report_round_trips_through_json(context: CheckContext, tmp_path: Path) 
     assert report.generated_at == "2026-11-28T12:00:00Z"
     again = Report.from_dict(report.to_dict())
     assert again == report
-    assert again.score.grade == "B"  # 100 - 15 for one open high failure
+    assert again.score.grade == "E"  # its one check fails: no point earned (docs/scoring.md)
 
 
 def test_unfilled_remediation_placeholder_shows_a_neutral_mark(context: CheckContext) -> None:

@@ -36,6 +36,7 @@ from grafana_foundation_sdk.models import text as text_model
 from sentinelle.collector.settings import CollectorSettings
 from sentinelle.config import AgentSettings
 from sentinelle.rules import CheckMeta, RuleSet
+from sentinelle.scoring import ScoringPolicy
 
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 TAGS = ["sentinelle"]
@@ -69,9 +70,10 @@ NEUTRAL = "blue"
 
 
 def grade_floors(rules: RuleSet) -> dict[str, float]:
-    """Lowest score of each grade, from rules/scoring.yaml (the same numbers as scoring.py)."""
-    grades = rules.scoring["grades"]
-    return {g: float(grades[g]) for g in GRADES}
+    """Lowest score of each grade, as the scoring module reads them from rules/scoring.yaml
+    (validated there: the dashboards colour scores with the floors that grade them)."""
+    policy = ScoringPolicy.from_data(rules.scoring, str(rules.directory / "scoring.yaml"))
+    return dict(policy.grade_floors)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -69,6 +69,10 @@ _OPEN = frozenset({"warn", "fail"})
 _SEVERITIES = frozenset(s.value for s in Severity)
 _STATUSES = frozenset(s.value for s in Status)
 _STATUS_RANK = {s.value: i for i, s in enumerate(STATUS_ORDER)}
+# Checks that cannot run weigh this share of their severity among the actions ("tell the
+# syndicate"). The score itself counts them neither way (docs/scoring.md), so the share is the
+# report's own.
+CHECK_ERROR_ACTION_FACTOR = 0.25
 
 
 @dataclass(frozen=True, order=True)
@@ -624,8 +628,8 @@ def rank_actions(
                 if sev_weight * factor > 0:
                     add(entry, agent, sev_weight * factor, state.severity)
             elif state.status == "error" and sev_weight > 0:
-                factor = policy.status_factors[Status.ERROR]
-                add(catalog.special["check_errors"], agent, sev_weight * factor, state.severity)
+                add(catalog.special["check_errors"], agent,
+                    sev_weight * CHECK_ERROR_ACTION_FACTOR, state.severity)
     high = policy.severity_weights[Severity.HIGH]
     for i in range(silent_agents):
         add(catalog.special["silent"], f"silent-{i}", high, "high")

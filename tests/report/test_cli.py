@@ -56,7 +56,7 @@ def test_out_writes_html_pdf_and_text_for_review(
                           text=True, check=True, timeout=60).stdout
     assert re.search(r"^Pages:\s+1$", info, re.M)
     printed = capsys.readouterr().out
-    assert "01001 Saint-Exemple: B (92/100) — written to" in printed
+    assert "01001 Saint-Exemple: B (83/100) — written to" in printed
     assert "01007 Val-Silencieux: no data — written to" in printed
 
 

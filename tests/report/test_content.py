@@ -6,6 +6,8 @@ from __future__ import annotations
 import statistics
 from datetime import date
 
+import pytest
+
 from sentinelle.report.catalog import Catalog
 from sentinelle.report.config import ReportSettings
 from sentinelle.report.content import SummaryBuilder
@@ -26,8 +28,9 @@ def test_month_score_is_the_median_of_the_collectors_daily_snapshots(
     assert [d.day.day for d in days] == list(range(1, 32))
     s = builder.build("01001", MONTH)
     assert s.current.days == 31
-    assert s.current.score == statistics.median(d.score for d in days) == 92.5
-    # 92.5 is in the A band, but an open high finding (RDP) caps the commune at B.
+    # srv-mairie 66.7 (RDP open: its exposure category at 0 %), nas-compta 100 (docs/scoring.md).
+    median = statistics.median(d.score for d in days)
+    assert s.current.score == median == pytest.approx(83.3333335)
     assert (s.current.grade, s.previous.grade, s.previous.score) == ("B", "C", 70.0)
     assert s.trend == "up"
     # Twelve months on the chart, the oldest first, ending with the reported month.
@@ -58,7 +61,7 @@ def test_page_says_it_in_plain_words(builder: SummaryBuilder, catalog: Catalog) 
             "21 mars 2026.") in text
     assert "Surveillance interrompue du 25 mars 2026 au 27 mars 2026 (2 jours)." in text
     assert "En progrès : le niveau passe de C à B depuis février 2026." in text
-    assert "Note du mois : 92 sur 100" in text
+    assert "Note du mois : 83 sur 100" in text
 
 
 def test_priority_actions_come_from_the_open_findings(
@@ -103,14 +106,14 @@ def test_comparison_counts_only_same_size_peers_of_the_departement_and_names_non
 ) -> None:
     s = builder.build("01001", MONTH)
     c = s.comparison
-    # Peers: 01002 (95), 01003 (45), 01004 (85), 01005 (55), 01006 (30); 74010 is elsewhere.
+    # Peers: 01002 (95), 01003 (66.7), 01004 (85), 01005 (55), 01006 (30); 74010 is elsewhere.
     assert (c.status, c.band, c.peers, c.better_than, c.worse_than) == (
-        "ok", (500, 2000), 5, 4, 1
+        "ok", (500, 2000), 5, 3, 2
     )
     assert c.peer_median_grade == "D"
     text = " ".join(_text(builder, catalog, "01001").split())
     assert ("Parmi les 5 autres communes de 500 à 1 999 habitants du département suivies par "
-            "le syndicat, votre commune fait mieux que 4 et moins bien que 1.") in text
+            "le syndicat, votre commune fait mieux que 3 et moins bien que 2.") in text
     for lang in ("fr", "en"):
         for code in ("01001", "01003", "01002"):
             page = _text(builder, catalog, code, lang)
