@@ -39,7 +39,7 @@ from prometheus_client import generate_latest  # noqa: E402
 from sentinelle.agent.exporter import single_report_registry  # noqa: E402
 from sentinelle.collector.records import AgentRecord, Commune  # noqa: E402
 from sentinelle.collector.secrets import digest  # noqa: E402
-from sentinelle.collector.store_sqlite import SQLiteStore  # noqa: E402
+from sentinelle.collector.store.sqlite import SQLiteStore  # noqa: E402
 from tests.collector.sample_reports import make_report  # noqa: E402
 
 

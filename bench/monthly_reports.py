@@ -45,7 +45,7 @@ from sentinelle.collector.records import (  # noqa: E402
     IncomingReport,
 )
 from sentinelle.collector.store import open_store  # noqa: E402
-from sentinelle.collector.store_sqlite import SQLiteStore  # noqa: E402
+from sentinelle.collector.store.sqlite import SQLiteStore  # noqa: E402
 from sentinelle.model import Finding, Report, Severity, Status  # noqa: E402
 from sentinelle.report.catalog import load_catalog  # noqa: E402
 from sentinelle.report.chart import render_chart  # noqa: E402

@@ -38,7 +38,9 @@ def _empty_postgres(pg_url: str) -> None:
         tables = [
             row[0]
             for row in conn.execute(
-                "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public'"
+                # The schema's version stays: the store is empty, not unmigrated.
+                "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'schema_version'"
             )
         ]
         if tables:

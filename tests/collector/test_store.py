@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -434,6 +435,49 @@ def test_prune_reports_keeps_latest_state(store: Store) -> None:
     assert latest_body(store, "agt_2") == report("agt_2", "only", days[0]).body
 
 
+# Orderings
+
+
+def fill_for_ordering(store: Store) -> None:
+    """Ties (one creation time, one host label twice) and text that sorts differently by code
+    point and by any locale (capitals, accents)."""
+    store.upsert_commune(EVIAN)
+    store.upsert_commune(ABERGEMENT)
+    for token_id in ("tok_b", "tok_c", "tok_a"):
+        store.add_token(EnrollmentToken(token_id, "01001", T0, None, 1), f"h-{token_id}")
+    store.add_token(EnrollmentToken("tok_0", "01001", T0 + timedelta(seconds=1), None, 1), "h-0")
+    # A host re-enrolled under a new agent id: two rows with the same label.
+    store.add_agent(agent("agt_9", "01001", "mairie-srv"))
+    store.revoke_agent("agt_9", T0)
+    store.add_agent(agent("agt_1", "01001", "mairie-srv"))
+    for agent_id, host in (("agt_5", "ecole"), ("agt_6", "Zoo"), ("agt_7", "École"),
+                           ("agt_8", "Mairie")):
+        store.add_agent(agent(agent_id, "01001", host))
+    store.add_agent(agent("agt_2", "74119", "accueil"))
+    store.store_reports([
+        report(a.agent_id, "r", T0, commune=a.commune) for a in store.list_agents()
+    ])  # fmt: skip
+
+
+def assert_code_point_order(store: Store) -> None:
+    assert [t.token_id for t in store.list_tokens()] == ["tok_a", "tok_b", "tok_c", "tok_0"]
+    # By commune, host (code points: capitals, then small letters, then accented), agent id.
+    in_abergement = ["agt_8", "agt_6", "agt_5", "agt_1", "agt_9", "agt_7"]
+    assert [a.agent_id for a in store.list_agents()] == [*in_abergement, "agt_2"]
+    assert [a.agent_id for a in store.list_agents("01001")] == in_abergement
+    assert [lr.agent.agent_id for lr in store.latest_reports()] == [
+        a for a in [*in_abergement, "agt_2"] if a != "agt_9"  # revoked
+    ]
+    assert [c.code for c in store.list_communes()] == ["01001", "74119"]
+
+
+def test_listings_are_in_one_total_order_on_both_backends(store: Store) -> None:
+    """Ties broken alike and text sorted by code point: the CLI's listings and the workers'
+    fleet sync read the same sequence whichever backend the syndicate runs."""
+    fill_for_ordering(store)
+    assert_code_point_order(store)
+
+
 # Daily snapshots
 
 
@@ -559,7 +603,7 @@ def test_postgres_data_survives_server_crash(pg_server: PostgresServer, pg_url: 
 
 
 def test_postgres_forces_synchronous_commit(pg_server: PostgresServer) -> None:
-    from sentinelle.collector.store_postgres import PostgresStore
+    from sentinelle.collector.store.postgres import PostgresStore
 
     url = pg_server.create_database("async_default")
     pg_server.execute("ALTER DATABASE async_default SET synchronous_commit = off")
@@ -577,7 +621,7 @@ def test_postgres_forces_synchronous_commit(pg_server: PostgresServer) -> None:
 
 
 def test_postgres_unreachable_server_error_names_server_not_password() -> None:
-    from sentinelle.collector.store_postgres import PostgresStore
+    from sentinelle.collector.store.postgres import PostgresStore
 
     port = free_port()  # nothing listens there
     with pytest.raises(StoreError) as err:
@@ -589,7 +633,7 @@ def test_postgres_unreachable_server_error_names_server_not_password() -> None:
 
 
 def test_postgres_wrong_password_error(pg_server: PostgresServer, pg_url: str) -> None:
-    from sentinelle.collector.store_postgres import PostgresStore
+    from sentinelle.collector.store.postgres import PostgresStore
 
     bad = pg_server.url(pg_url.rsplit("/", 1)[1], password="Wr0ng-pw")
     with pytest.raises(StoreError) as err:
@@ -606,7 +650,7 @@ def test_postgres_closed_store_refuses(pg_url: str) -> None:
 
 
 def test_postgres_store_url_dispatch(pg_url: str) -> None:
-    from sentinelle.collector.store_postgres import PostgresStore
+    from sentinelle.collector.store.postgres import PostgresStore
 
     store = open_store(pg_url.replace("postgresql://", "postgres://", 1))
     try:
@@ -616,8 +660,64 @@ def test_postgres_store_url_dispatch(pg_url: str) -> None:
         store.close()
 
 
+def test_postgres_orders_text_by_code_point_whatever_the_locale(
+    pg_server: PostgresServer,
+) -> None:
+    """A database created with a French collation (ICU) sorts "École" before "Zoo"; the store
+    still answers SQLite's order."""
+    import psycopg
+
+    try:
+        pg_server.execute(
+            "CREATE DATABASE collation_fr TEMPLATE template0 "
+            "LOCALE_PROVIDER icu ICU_LOCALE 'fr-FR'"
+        )
+    except psycopg.Error as exc:
+        pytest.skip(f"this PostgreSQL has no ICU collations: {exc}")
+    store = open_store(pg_server.url("collation_fr"))
+    try:
+        store.migrate()
+        fill_for_ordering(store)
+        assert_code_point_order(store)
+    finally:
+        store.close()
+        pg_server.execute('DROP DATABASE "collation_fr" WITH (FORCE)')
+
+
+def test_unknown_tokens_are_refused_without_a_write_transaction(store: Store) -> None:
+    """Guesses are answered by a read: on SQLite a held write lock does not delay them, and
+    neither backend opens a transaction for them."""
+    from sentinelle.collector.store.postgres import PostgresStore
+    from sentinelle.collector.store.sqlite import SQLiteStore
+
+    store.upsert_commune(ABERGEMENT)
+    store.add_token(EnrollmentToken("tok_1", "01001", T0, None, 1), "h1")
+    if isinstance(store, SQLiteStore):
+        blocker = sqlite3.connect(store.path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # another process mid-write
+        try:
+            assert store.redeem_token("no-such-hash", T0) == (Redemption.UNKNOWN, None)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+    else:
+        assert isinstance(store, PostgresStore)
+        began: list[str] = []
+        real_begin = store._begin
+
+        def counting_begin() -> object:
+            began.append("BEGIN")
+            return real_begin()
+
+        store._begin = counting_begin  # type: ignore[method-assign]
+        assert store.redeem_token("no-such-hash", T0) == (Redemption.UNKNOWN, None)
+        assert began == []
+        assert store.redeem_token("h1", T0) == (Redemption.OK, "01001")
+        assert began == ["BEGIN"]
+
+
 def test_sqlite_url_dispatch(tmp_path: Path) -> None:
-    from sentinelle.collector.store_sqlite import SQLiteStore
+    from sentinelle.collector.store.sqlite import SQLiteStore
 
     store = open_store(f"sqlite://{tmp_path}/sub/c.db")
     try:

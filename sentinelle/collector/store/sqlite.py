@@ -1,9 +1,14 @@
-"""SQLite store: the embedded default. WAL mode, synchronous=FULL, one transaction per batch."""
+"""SQLite store: the embedded default. WAL mode, synchronous=FULL, one transaction per batch.
+
+The schema version is the database's `PRAGMA user_version`, written in the same transaction as
+the migration it records (see `migrations/`).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import random
 import sqlite3
 import threading
@@ -22,40 +27,43 @@ from sentinelle.collector.records import (
     IncomingReport,
     LatestReport,
 )
-from sentinelle.collector.store import Redemption, Store, StoredReport, StoreError
+from sentinelle.collector.store import migrations
+from sentinelle.collector.store.interface import (
+    Redemption,
+    SchemaTooNew,
+    Store,
+    StoredReport,
+    StoreError,
+)
+from sentinelle.collector.store.migrations import Migration
+
+log = logging.getLogger("sentinelle.collector.store")
 
 WRITE_LOCK_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS communes (
-    code TEXT PRIMARY KEY, name TEXT NOT NULL, departement TEXT NOT NULL,
-    population INTEGER, mayor_emails TEXT NOT NULL DEFAULT '[]');
-CREATE TABLE IF NOT EXISTS tokens (
-    token_hash TEXT PRIMARY KEY, token_id TEXT NOT NULL UNIQUE,
-    commune TEXT NOT NULL REFERENCES communes(code), created_at TEXT NOT NULL,
-    expires_at TEXT, uses_left INTEGER, revoked INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS agents (
-    agent_id TEXT PRIMARY KEY, commune TEXT NOT NULL REFERENCES communes(code),
-    host TEXT NOT NULL, key_hash TEXT NOT NULL, enrolled_at TEXT NOT NULL,
-    revoked_at TEXT, last_report_at TEXT);
-CREATE TABLE IF NOT EXISTS reports (
-    agent_id TEXT NOT NULL, report_id TEXT NOT NULL, received_at TEXT NOT NULL,
-    generated_at TEXT NOT NULL, commune TEXT NOT NULL, host TEXT NOT NULL,
-    score REAL NOT NULL, grade TEXT NOT NULL, body BLOB NOT NULL,
-    PRIMARY KEY (agent_id, report_id));
-CREATE INDEX IF NOT EXISTS reports_received ON reports(received_at);
--- The latest Report of each host, with its per-check state as one JSON object
--- {check: [status, severity, summary]}: one row write per push instead of one per check.
-CREATE TABLE IF NOT EXISTS host_latest (
-    agent_id TEXT PRIMARY KEY, report_id TEXT NOT NULL, received_at TEXT NOT NULL,
-    generated_at TEXT NOT NULL, body BLOB NOT NULL, checks TEXT NOT NULL,
-    score TEXT NOT NULL DEFAULT '{}');
-CREATE INDEX IF NOT EXISTS host_latest_received ON host_latest(received_at);
-CREATE TABLE IF NOT EXISTS snapshots (
-    commune TEXT NOT NULL, day TEXT NOT NULL, score REAL NOT NULL, grade TEXT NOT NULL,
-    hosts INTEGER NOT NULL, reporting_hosts INTEGER NOT NULL, open_json TEXT NOT NULL,
-    PRIMARY KEY (commune, day));
-"""
+# The columns of migration 0001, which a database made before migrations existed must have to be
+# adopted as version 1 (an older development schema lacked host_latest.score, for one).
+BASELINE_COLUMNS: dict[str, frozenset[str]] = {
+    "communes": frozenset({"code", "name", "departement", "population", "mayor_emails"}),
+    "tokens": frozenset(
+        {"token_hash", "token_id", "commune", "created_at", "expires_at", "uses_left", "revoked"}
+    ),
+    "agents": frozenset(
+        {"agent_id", "commune", "host", "key_hash", "enrolled_at", "revoked_at",
+         "last_report_at"}
+    ),
+    "reports": frozenset(
+        {"agent_id", "report_id", "received_at", "generated_at", "commune", "host", "score",
+         "grade", "body"}
+    ),
+    "host_latest": frozenset(
+        {"agent_id", "report_id", "received_at", "generated_at", "body", "checks", "score"}
+    ),
+    "snapshots": frozenset(
+        {"commune", "day", "score", "grade", "hosts", "reporting_hosts", "open_json"}
+    ),
+}
+
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -80,6 +88,21 @@ def _agent(row: sqlite3.Row) -> AgentRecord:
     )
 
 
+def _statements(script: str) -> list[str]:
+    """A migration file cut into single statements: `executescript` would COMMIT the open
+    transaction first, and a migration must run inside the one that records its version."""
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending)
+            pending = ""
+    if any(ln.strip() and not ln.lstrip().startswith("--") for ln in pending.splitlines()):
+        raise StoreError(f"unterminated SQL statement in a migration: {pending.strip()[:80]}")
+    return statements
+
+
 def _commune(row: sqlite3.Row) -> Commune:
     return Commune(
         row["code"],
@@ -95,21 +118,24 @@ class SQLiteStore(Store):
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.migrations: tuple[Migration, ...] = migrations.load("sqlite")
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
+            # The set-up below waits for the lock like any writer: worker processes starting
+            # together, or a process recovering the WAL after a crash, hold it for a moment.
             self._db = sqlite3.connect(
-                path, check_same_thread=False, isolation_level=None, timeout=0
+                path, check_same_thread=False, isolation_level=None, timeout=WRITE_LOCK_TIMEOUT
             )
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit is on disk before the push is acknowledged (durable ingest).
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA busy_timeout=0")  # from here on, waits are _begin's
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite database {path}: {exc}") from exc
-        self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit is on disk before the push is acknowledged (durable ingest).
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=0")  # waits are _begin's, see there
         self._read_lock = threading.Lock()
         self._reader: sqlite3.Connection | None = None
         if path != ":memory:":
@@ -161,8 +187,60 @@ class SQLiteStore(Store):
                 raise StoreError(f"SQLite {self.path}: {exc}") from exc
 
     def migrate(self) -> None:
-        with self._lock:
-            self._db.executescript(SCHEMA)
+        self._migrate_to(len(self.migrations))
+
+    def _migrate_to(self, target: int) -> None:
+        """Apply the migrations up to version `target` (tests stop at older versions)."""
+        latest = len(self.migrations)
+        if not 0 <= target <= latest:
+            raise StoreError(f"no schema version {target}: this Sentinelle knows 0 to {latest}")
+        # An unlocked look first: an up-to-date database, the common case at every start, is
+        # then answered without queueing for the write lock behind the workers' ingest.
+        current = int(self._query("PRAGMA user_version")[0][0])
+        if current > latest:
+            raise SchemaTooNew(f"SQLite {self.path}", current, latest)
+        while current < target:
+            # BEGIN IMMEDIATE (in _tx) takes the write lock before the version is read: of
+            # several processes starting at once, one applies the step, the others then see it
+            # recorded and go on to the next or stop.
+            with self._tx() as db:
+                current = int(db.execute("PRAGMA user_version").fetchone()[0])
+                if current > latest:
+                    raise SchemaTooNew(f"SQLite {self.path}", current, latest)
+                if current >= target:
+                    break
+                step = self.migrations[current]
+                if step.version == 1:
+                    self._check_adoptable(db)
+                try:
+                    for statement in _statements(step.sql):
+                        db.execute(statement)
+                except sqlite3.Error as exc:
+                    raise StoreError(f"SQLite {self.path}: migration {step.label}: {exc}") from exc
+                # PRAGMA takes no parameters; the version is an int from the file name.
+                db.execute(f"PRAGMA user_version = {step.version:d}")
+            log.info("SQLite %s: schema migrated to version %d (%s)", self.path, step.version,
+                     step.label)
+            current = step.version
+
+    def _check_adoptable(self, db: sqlite3.Connection) -> None:
+        """Before version 1: a database that today's pre-migration collectors created already
+        holds 0001's tables, which IF NOT EXISTS keeps; refuse one that lacks a column (an
+        older development schema) rather than record it as version 1 and fail at a push."""
+        tables = {
+            row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        lacking = []
+        for table in sorted(tables & BASELINE_COLUMNS.keys()):
+            have = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+            lacking += [f"{table}.{col}" for col in sorted(BASELINE_COLUMNS[table] - have)]
+        if lacking:
+            raise StoreError(
+                f"SQLite {self.path}: a database from before schema versions, but not the "
+                f"schema version 1 expects: no column {', '.join(lacking)}"
+            )
+        if tables & BASELINE_COLUMNS.keys():
+            log.info("SQLite %s: adopting a database created before schema versions", self.path)
 
     def close(self) -> None:
         with self._lock:
@@ -217,7 +295,7 @@ class SQLiteStore(Store):
         sql = (
             "SELECT * FROM tokens"
             + (" WHERE commune=?" if commune else "")
-            + " ORDER BY created_at"
+            + " ORDER BY created_at, token_id"
         )
         rows = self._query(sql, (commune,) if commune else ())
         return [
@@ -285,7 +363,7 @@ class SQLiteStore(Store):
         sql = (
             "SELECT * FROM agents"
             + (" WHERE commune=?" if commune else "")
-            + " ORDER BY commune, host"
+            + " ORDER BY commune, host, agent_id"
         )
         return [_agent(r) for r in self._query(sql, (commune,) if commune else ())]
 
@@ -363,7 +441,7 @@ class SQLiteStore(Store):
             "SELECT a.*, h.received_at AS h_received, h.body AS h_body, "
             "h.generated_at AS h_generated, h.score AS h_score FROM host_latest h "
             "JOIN agents a ON a.agent_id = h.agent_id WHERE a.revoked_at IS NULL "
-            "AND h.received_at > ?",
+            "AND h.received_at > ? ORDER BY a.commune, a.host, a.agent_id",
             (_iso(since) if since is not None else "",),
         )
         return [
@@ -419,9 +497,10 @@ class SQLiteStore(Store):
         with self._tx() as db:
             db.execute(
                 "INSERT INTO snapshots(commune, day, score, grade, hosts, reporting_hosts, "
-                "open_json) VALUES (?,?,?,?,?,?,?) ON CONFLICT(commune, day) DO UPDATE SET "
+                "open_by_severity) VALUES (?,?,?,?,?,?,?) ON CONFLICT(commune, day) DO UPDATE SET "
                 "score=excluded.score, grade=excluded.grade, hosts=excluded.hosts, "
-                "reporting_hosts=excluded.reporting_hosts, open_json=excluded.open_json",
+                "reporting_hosts=excluded.reporting_hosts, "
+                "open_by_severity=excluded.open_by_severity",
                 (
                     snapshot.commune,
                     snapshot.day.isoformat(),
@@ -446,7 +525,7 @@ class SQLiteStore(Store):
                 r["grade"],
                 r["hosts"],
                 r["reporting_hosts"],
-                json.loads(r["open_json"]),
+                json.loads(r["open_by_severity"]),
             )
             for r in rows
         ]

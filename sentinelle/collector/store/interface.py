@@ -1,8 +1,9 @@
-"""The collector's storage, behind one interface: SQLite (embedded default) or PostgreSQL.
+"""The collector's storage interface: what both backends (SQLite, PostgreSQL) promise.
 
 Every method is synchronous and safe to call from worker threads; the server calls them outside
 its event loop. `store_reports` writes a whole batch in one transaction (group commit) and is
-idempotent on (agent_id, report_id).
+idempotent on (agent_id, report_id). Both backends answer every method alike, orderings
+included: the contract suite (tests/collector/test_store.py) runs on each.
 """
 
 from __future__ import annotations
@@ -27,6 +28,23 @@ from sentinelle.errors import SentinelleError
 
 class StoreError(SentinelleError):
     """The store refused an operation (duplicate, unknown reference, unreachable server)."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was migrated by a newer Sentinelle than this one: refusing to touch it.
+
+    Running older code on a newer schema could write rows the newer code misreads, so the
+    collector stops at start instead, naming both versions.
+    """
+
+    def __init__(self, where: str, found: int, known: int) -> None:
+        self.found = found
+        self.known = known
+        super().__init__(
+            f"{where}: the database has schema version {found}, newer than this Sentinelle "
+            f"knows (up to {known}); run the Sentinelle that migrated it, or restore the "
+            f"backup taken before that upgrade"
+        )
 
 
 class Redemption(enum.Enum):
@@ -54,11 +72,21 @@ class StoredReport:
 
 
 class Store(ABC):
-    """Durable state of the collector."""
+    """Durable state of the collector.
+
+    Text orderings are by code point (binary), as SQLite compares: the PostgreSQL backend sorts
+    with the "C" collation whatever the database's locale, so both answer the same order.
+    """
 
     @abstractmethod
     def migrate(self) -> None:
-        """Create or upgrade the schema; safe to call at every start."""
+        """Bring the schema to the newest version this code knows, applying the numbered
+        migrations it lacks in order, each in its own transaction.
+
+        Safe to call at every start, from several processes at once (they serialise on a lock
+        and the later ones find nothing to do). A database created before migrations existed
+        is adopted; one whose version is newer than the code raises `SchemaTooNew`.
+        """
 
     @abstractmethod
     def close(self) -> None: ...
@@ -71,14 +99,16 @@ class Store(ABC):
     def get_commune(self, code: str) -> Commune | None: ...
 
     @abstractmethod
-    def list_communes(self) -> list[Commune]: ...
+    def list_communes(self) -> list[Commune]:
+        """Every commune, by code."""
 
     # Enrollment tokens
     @abstractmethod
     def add_token(self, token: EnrollmentToken, token_hash: str) -> None: ...
 
     @abstractmethod
-    def list_tokens(self, commune: str | None = None) -> list[EnrollmentToken]: ...
+    def list_tokens(self, commune: str | None = None) -> list[EnrollmentToken]:
+        """Tokens (of one commune, or all), oldest first, ties by token id."""
 
     @abstractmethod
     def redeem_token(self, token_hash: str, now: datetime) -> tuple[Redemption, str | None]:
@@ -95,7 +125,8 @@ class Store(ABC):
     def get_agent(self, agent_id: str) -> AgentRecord | None: ...
 
     @abstractmethod
-    def list_agents(self, commune: str | None = None) -> list[AgentRecord]: ...
+    def list_agents(self, commune: str | None = None) -> list[AgentRecord]:
+        """Agents (of one commune, or all, revoked ones included), by commune, host, agent id."""
 
     @abstractmethod
     def revoke_agent(self, agent_id: str, now: datetime) -> bool: ...
@@ -112,8 +143,9 @@ class Store(ABC):
 
     @abstractmethod
     def latest_reports(self, since: datetime | None = None) -> list[LatestReport]:
-        """The newest Report of every non-revoked agent; with `since`, only those received
-        after it (how collector workers catch up on what the others stored)."""
+        """The newest Report of every non-revoked agent, by commune, host, agent id; with
+        `since`, only those received after it (how collector workers catch up on what the
+        others stored)."""
 
     @abstractmethod
     def check_states(self, agent_id: str) -> list[CheckState]: ...
@@ -140,15 +172,3 @@ class Store(ABC):
     @abstractmethod
     def prune_snapshots(self, before: date) -> int: ...
 
-
-def open_store(url: str) -> Store:
-    """`sqlite:///path/to/file.db` or `postgresql://user@host/db`."""
-    if url.startswith("sqlite:///"):
-        from sentinelle.collector.store_sqlite import SQLiteStore
-
-        return SQLiteStore(url.removeprefix("sqlite://"))
-    if url.startswith(("postgresql://", "postgres://")):
-        from sentinelle.collector.store_postgres import PostgresStore
-
-        return PostgresStore(url)
-    raise StoreError(f"unsupported store URL {url!r}: use sqlite:///PATH or postgresql://…")

@@ -4,10 +4,15 @@ Same semantics as the SQLite store: one transaction per ingest batch, idempotent
 (agent_id, report_id), the latest state of a host never replaced by an older replayed Report,
 atomic token redemption. synchronous_commit is forced on for every session, so a push is
 acknowledged only once its commit is flushed to the server's WAL.
+
+The schema version is the highest row of the `schema_version` table, inserted in the same
+transaction as the migration it records (see `migrations/`). Text is sorted with the "C"
+collation, so orderings do not depend on the database's locale and match SQLite's.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -24,7 +29,15 @@ from sentinelle.collector.records import (
     IncomingReport,
     LatestReport,
 )
-from sentinelle.collector.store import Redemption, Store, StoredReport, StoreError
+from sentinelle.collector.store import migrations
+from sentinelle.collector.store.interface import (
+    Redemption,
+    SchemaTooNew,
+    Store,
+    StoredReport,
+    StoreError,
+)
+from sentinelle.collector.store.migrations import Migration
 
 try:
     import psycopg
@@ -36,42 +49,50 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
 
 Conn = psycopg.Connection[DictRow]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS communes (
-    code text PRIMARY KEY, name text NOT NULL, departement text NOT NULL,
-    population integer, mayor_emails text[] NOT NULL DEFAULT '{}');
-CREATE TABLE IF NOT EXISTS tokens (
-    token_hash text PRIMARY KEY, token_id text NOT NULL UNIQUE,
-    commune text NOT NULL REFERENCES communes(code), created_at timestamptz NOT NULL,
-    expires_at timestamptz, uses_left integer, revoked boolean NOT NULL DEFAULT false);
-CREATE TABLE IF NOT EXISTS agents (
-    agent_id text PRIMARY KEY, commune text NOT NULL REFERENCES communes(code),
-    host text NOT NULL, key_hash text NOT NULL, enrolled_at timestamptz NOT NULL,
-    revoked_at timestamptz, last_report_at timestamptz);
-CREATE INDEX IF NOT EXISTS agents_active_host ON agents(commune, host) WHERE revoked_at IS NULL;
-CREATE TABLE IF NOT EXISTS reports (
-    agent_id text NOT NULL, report_id text NOT NULL, received_at timestamptz NOT NULL,
-    generated_at timestamptz NOT NULL, commune text NOT NULL, host text NOT NULL,
-    score double precision NOT NULL, grade text NOT NULL, body bytea NOT NULL,
-    PRIMARY KEY (agent_id, report_id));
-CREATE INDEX IF NOT EXISTS reports_received ON reports(received_at);
--- The latest Report of each host, with its per-check state as one JSON object
--- {check: [status, severity, summary]}: one row write per push instead of one per check.
-CREATE TABLE IF NOT EXISTS host_latest (
-    agent_id text PRIMARY KEY, report_id text NOT NULL, received_at timestamptz NOT NULL,
-    generated_at timestamptz NOT NULL, body bytea NOT NULL, checks jsonb NOT NULL,
-    score text NOT NULL DEFAULT '{}');
--- Collector workers poll for what the others stored since their last look.
-CREATE INDEX IF NOT EXISTS host_latest_received ON host_latest(received_at);
-CREATE TABLE IF NOT EXISTS snapshots (
-    commune text NOT NULL, day date NOT NULL, score double precision NOT NULL,
-    grade text NOT NULL, hosts integer NOT NULL, reporting_hosts integer NOT NULL,
-    open_by_severity jsonb NOT NULL DEFAULT '{}', PRIMARY KEY (commune, day));
-"""
+log = logging.getLogger("sentinelle.collector.store")
 
-# Serialises concurrent migrate() calls of several collectors: CREATE ... IF NOT EXISTS alone
-# can still collide on the catalog when two sessions create the same table at once.
+
+# Serialises concurrent migrate() calls of several collectors (advisory locks are per database):
+# two sessions applying one step at once would collide on the catalog or record it twice.
 MIGRATION_LOCK = 0x53454E54  # "SENT"
+
+# Bookkeeping, not a migration: migrate() must read a version before it can apply 0001.
+VERSION_TABLE = (
+    "CREATE TABLE schema_version (version integer PRIMARY KEY, name text NOT NULL, "
+    "applied_at timestamptz NOT NULL DEFAULT now())"
+)
+
+# Read from the catalog tables, not with to_regclass(): that answers from the session's catalog
+# cache, which waiting on an advisory lock does not refresh, so a worker that waited while
+# another created the table would still find it missing (and fail creating it again). A scan of
+# pg_class takes a lock on it, which brings the cache up to date, and reads a fresh snapshot.
+VERSION_TABLE_PRESENT = (
+    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+    "AND tablename = 'schema_version') AS present"
+)
+
+# The columns of migration 0001, which a database made before migrations existed must have to be
+# adopted as version 1 (an older development schema lacked host_latest.score, for one).
+BASELINE_COLUMNS: dict[str, frozenset[str]] = {
+    "communes": frozenset({"code", "name", "departement", "population", "mayor_emails"}),
+    "tokens": frozenset(
+        {"token_hash", "token_id", "commune", "created_at", "expires_at", "uses_left", "revoked"}
+    ),
+    "agents": frozenset(
+        {"agent_id", "commune", "host", "key_hash", "enrolled_at", "revoked_at",
+         "last_report_at"}
+    ),
+    "reports": frozenset(
+        {"agent_id", "report_id", "received_at", "generated_at", "commune", "host", "score",
+         "grade", "body"}
+    ),
+    "host_latest": frozenset(
+        {"agent_id", "report_id", "received_at", "generated_at", "body", "checks", "score"}
+    ),
+    "snapshots": frozenset(
+        {"commune", "day", "score", "grade", "hosts", "reporting_hosts", "open_by_severity"}
+    ),
+}
 
 POOL_SIZE = 4
 CONNECT_TIMEOUT = 10  # seconds
@@ -232,6 +253,7 @@ class PostgresStore(Store):
     def __init__(self, url: str, pool_size: int = POOL_SIZE) -> None:
         self._url = url  # private: it may hold the password
         self.where = _where(url)
+        self.migrations: tuple[Migration, ...] = migrations.load("postgres")
         self._pool = _Pool(url, max(1, pool_size))
         conn, _ = self._pool.get()
         self._pool.put(conn)
@@ -305,9 +327,77 @@ class PostgresStore(Store):
         raise AssertionError("unreachable")
 
     def migrate(self) -> None:
-        with self._tx("cannot create the schema") as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-            conn.execute(SCHEMA.encode())  # several statements: no parameters allowed
+        self._migrate_to(len(self.migrations))
+
+    def _migrate_to(self, target: int) -> None:
+        """Apply the migrations up to version `target` (tests stop at older versions)."""
+        latest = len(self.migrations)
+        if not 0 <= target <= latest:
+            raise StoreError(f"no schema version {target}: this Sentinelle knows 0 to {latest}")
+        # An unlocked look first: an up-to-date database, the common case at every start, is
+        # answered without waiting for a migration lock another collector may hold.
+        current = 0
+        if self._query(VERSION_TABLE_PRESENT)[0]["present"]:
+            current = self._query(
+                "SELECT coalesce(max(version), 0) AS v FROM schema_version"
+            )[0]["v"]
+        if current > latest:
+            raise SchemaTooNew(f"PostgreSQL {self.where}", current, latest)
+        while current < target:
+            with self._tx("cannot migrate the schema") as conn:
+                # Held until this transaction ends: the version is read, the step applied and
+                # recorded by one collector at a time; the others then find it done.
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+                row = conn.execute(VERSION_TABLE_PRESENT).fetchone()
+                if row is None or not row["present"]:
+                    conn.execute(VERSION_TABLE)
+                row = conn.execute(
+                    "SELECT coalesce(max(version), 0) AS v FROM schema_version"
+                ).fetchone()
+                current = int(row["v"]) if row is not None else 0
+                if current > latest:
+                    raise SchemaTooNew(f"PostgreSQL {self.where}", current, latest)
+                if current >= target:
+                    break
+                step = self.migrations[current]
+                if step.version == 1:
+                    self._check_adoptable(conn)
+                try:
+                    conn.execute(step.sql.encode())  # several statements: no parameters allowed
+                except psycopg.Error as exc:
+                    raise self._fail(exc, f"migration {step.label}") from exc
+                conn.execute(
+                    "INSERT INTO schema_version(version, name) VALUES (%s, %s)",
+                    (step.version, step.name),
+                )
+            log.info("PostgreSQL %s: schema migrated to version %d (%s)", self.where,
+                     step.version, step.label)
+            current = step.version
+
+    def _check_adoptable(self, conn: Conn) -> None:
+        """Before version 1: a database that today's pre-migration collectors created already
+        holds 0001's tables, which IF NOT EXISTS keeps; refuse one that lacks a column (an
+        older development schema) rather than record it as version 1 and fail at a push."""
+        have: dict[str, set[str]] = {}
+        for row in conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ANY(%s)",
+            (sorted(BASELINE_COLUMNS),),
+        ):
+            have.setdefault(row["table_name"], set()).add(row["column_name"])
+        lacking = [
+            f"{table}.{col}"
+            for table in sorted(have)
+            for col in sorted(BASELINE_COLUMNS[table] - have[table])
+        ]
+        if lacking:
+            raise StoreError(
+                f"PostgreSQL {self.where}: a database from before schema versions, but not "
+                f"the schema version 1 expects: no column {', '.join(lacking)}"
+            )
+        if have:
+            log.info("PostgreSQL %s: adopting a database created before schema versions",
+                     self.where)
 
     def close(self) -> None:
         self._pool.close()
@@ -333,7 +423,9 @@ class PostgresStore(Store):
         return _commune(rows[0]) if rows else None
 
     def list_communes(self) -> list[Commune]:
-        return [_commune(r) for r in self._query("SELECT * FROM communes ORDER BY code")]
+        return [
+            _commune(r) for r in self._query('SELECT * FROM communes ORDER BY code COLLATE "C"')
+        ]
 
     def add_token(self, token: EnrollmentToken, token_hash: str) -> None:
         with self._tx(f"cannot add token for commune {token.commune}") as conn:
@@ -355,7 +447,7 @@ class PostgresStore(Store):
         sql = (
             "SELECT * FROM tokens"
             + (" WHERE commune = %s" if commune else "")
-            + " ORDER BY created_at, token_id"
+            + ' ORDER BY created_at, token_id COLLATE "C"'
         )
         rows = self._query(sql, (commune,) if commune else ())
         return [
@@ -371,6 +463,10 @@ class PostgresStore(Store):
         ]
 
     def redeem_token(self, token_hash: str, now: datetime) -> tuple[Redemption, str | None]:
+        # A guess of an unknown token is answered by one autocommit read: a transaction
+        # (three round trips and a pooled connection held across them) only for real tokens.
+        if not self._query("SELECT 1 FROM tokens WHERE token_hash = %s", (token_hash,)):
+            return Redemption.UNKNOWN, None
         with self._tx("cannot redeem token") as conn:
             # FOR UPDATE: concurrent enrollments with the same token queue here, and each
             # sees the uses left by the previous one once it commits.
@@ -423,7 +519,7 @@ class PostgresStore(Store):
         sql = (
             "SELECT * FROM agents"
             + (" WHERE commune = %s" if commune else "")
-            + " ORDER BY commune, host, agent_id"
+            + ' ORDER BY commune COLLATE "C", host COLLATE "C", agent_id COLLATE "C"'
         )
         return [_agent(r) for r in self._query(sql, (commune,) if commune else ())]
 
@@ -529,7 +625,7 @@ class PostgresStore(Store):
             "h.generated_at AS h_generated, h.score AS h_score FROM host_latest h "
             "JOIN agents a ON a.agent_id = h.agent_id WHERE a.revoked_at IS NULL "
             + ("AND h.received_at > %s " if since is not None else "")
-            + "ORDER BY a.commune, a.host, a.agent_id",
+            + 'ORDER BY a.commune COLLATE "C", a.host COLLATE "C", a.agent_id COLLATE "C"',
             (_utc(since),) if since is not None else (),
         )
         return [
@@ -556,7 +652,7 @@ class PostgresStore(Store):
             "SELECT agent_id, report_id, host, received_at, generated_at, score, grade, body "
             "FROM reports WHERE agent_id IN (SELECT agent_id FROM agents WHERE commune = %s) "
             "AND commune = %s AND generated_at >= %s AND generated_at < %s "
-            "ORDER BY generated_at, agent_id, report_id",
+            'ORDER BY generated_at, agent_id COLLATE "C", report_id COLLATE "C"',
             (commune, commune, _utc(start), _utc(end)),
             what=f"cannot read the reports of {commune}",
         )
