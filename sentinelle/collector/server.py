@@ -442,7 +442,7 @@ class CollectorService:
         try:
             out = inflater.decompress(raw, limits.max_decompressed_bytes + 1)
         except zlib.error as exc:
-            return problem(400, "Bad gzip body", str(exc))
+            return problem(400, "Bad gzip body", f"the gzip body cannot be inflated: {exc}")
         if len(out) > limits.max_decompressed_bytes or inflater.unconsumed_tail:
             # A gzip bomb stops here, after at most the limit was inflated.
             return problem(
@@ -476,7 +476,8 @@ class CollectorService:
             self.enrollments.labels("bad_request").inc()
             return body
         try:
-            data = json.loads(body)
+            # UTF-8 only (RFC 8259): json.loads would also guess UTF-16 and UTF-32 from bytes.
+            data = json.loads(body.decode("utf-8"))
             token, hostname = data["token"], data["hostname"]
             if not isinstance(token, str) or not isinstance(hostname, str):
                 raise TypeError
