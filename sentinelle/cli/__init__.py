@@ -1,0 +1,89 @@
+"""The `sentinelle` command line. SentinelleError is caught here, and only here.
+
+Each command group is a module of this package with a `register(subparsers)` function (the
+contract is in `sentinelle.cli.registry`); `build_parser` calls them in the order of `GROUPS`,
+and `main` runs the handler the chosen command registered. Usage errors are argparse's: the
+usage line and exit status 2, whichever command it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sentinelle import __version__
+from sentinelle.cli import agent, backup, check, collector, dashboards, demo, report
+from sentinelle.cli.registry import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    Handler,
+    UsageError,
+    name_required_subcommands,
+)
+from sentinelle.errors import ConfigError, SentinelleError
+
+__all__ = ["GROUPS", "build_parser", "main"]
+
+# The order of `sentinelle --help`.
+GROUPS = (check, agent, backup, demo, collector, dashboards, report)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole `sentinelle` parser: every group registered, nothing of theirs imported."""
+    parser = argparse.ArgumentParser(
+        prog="sentinelle", description="Posture monitoring for town-hall servers."
+    )
+    parser.add_argument("--version", action="version", version=f"sentinelle {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in GROUPS:
+        module.register(sub)
+    name_required_subcommands(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit status; it never raises SystemExit, so tests and
+    `sys.exit(main())` see the same status for `--help`, a usage error or a failure."""
+    parser = build_parser()
+    try:
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            # What parse_args() says, but under the command's usage line, not the top one.
+            args.command_parser.error("unrecognized arguments: " + " ".join(unknown))
+    except SystemExit as done:  # --help, --version, or a usage error already printed
+        return _status(done)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except UsageError as exc:
+        return _usage_error(args.command_parser, exc)
+    except ConfigError as exc:
+        _print_error(exc)
+        return EXIT_USAGE
+    except SentinelleError as exc:
+        _print_error(exc)
+        status: int = args.error_status
+        return status
+    except BrokenPipeError:  # `sentinelle checks | head`: the reader had enough
+        return EXIT_OK
+
+
+def _usage_error(parser: argparse.ArgumentParser, exc: UsageError) -> int:
+    """The command's usage line and the message on stderr, as argparse prints its own."""
+    try:
+        parser.error(str(exc))
+    except SystemExit as done:
+        return _status(done)
+
+
+def _print_error(exc: SentinelleError) -> None:
+    print(f"sentinelle: error: {exc}", file=sys.stderr)
+
+
+def _status(done: SystemExit) -> int:
+    code = done.code
+    if code is None:
+        return EXIT_OK
+    return code if isinstance(code, int) else EXIT_FAILURE  # sys.exit("text") exits 1

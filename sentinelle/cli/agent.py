@@ -1,0 +1,105 @@
+"""`sentinelle agent run|enroll`: the long-running agent of a town-hall server.
+
+`agent run` is the daemon: it is parsed by the same parser as every other command, so nothing
+here (or in the other groups' modules) may import the collector, the report or Babel at import
+time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import TYPE_CHECKING
+
+from sentinelle.cli.registry import EXIT_FAILURE, EXIT_OK, add_config, command, group
+
+if TYPE_CHECKING:
+    from sentinelle.cli.registry import Subparsers
+
+
+def register(subparsers: Subparsers) -> None:
+    _, agent = group(subparsers, "agent", "agent_command", help="the long-running agent")
+    run = command(agent, "run", run_agent, help="check on a schedule and serve /metrics")
+    add_config(run)
+    run.add_argument("--once", action="store_true", help="run one cycle, then exit")
+    enroll = command(agent, "enroll", enroll_agent,
+                     help="enroll this agent with the syndicate's collector")
+    add_config(enroll)
+    enroll.add_argument("--collector", required=True, metavar="URL", help="https://…")
+    enroll.add_argument("--token", required=True, help="the commune's enrollment token")
+    enroll.add_argument("--hostname", help="host label to ask for (default: this host's name)")
+    enroll.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help="PEM CA of a private collector certificate (also set push.ca_bundle)",
+    )
+    enroll.add_argument(
+        "--force",
+        action="store_true",
+        help="enroll again even though credentials exist (a new agent id)",
+    )
+
+
+def enroll_agent(args: argparse.Namespace) -> int:
+    from sentinelle.agent import enroll
+    from sentinelle.config import load_config
+    from sentinelle.rules import load_rules
+    from sentinelle.runner import known_params
+
+    config = load_config(args.config, known_params(load_rules()))
+    creds = enroll.enroll(
+        args.collector,
+        args.token,
+        args.hostname or enroll.default_hostname(),
+        config.agent.state_dir,
+        ca_bundle=args.ca_bundle or config.push.ca_bundle,
+        timeout=config.push.timeout_seconds,
+        replace=args.force,
+    )
+    print(
+        f"enrolled as {creds.agent_id}: commune {creds.commune}, host {creds.host}; "
+        f"credentials in {enroll.credentials_path(config.agent.state_dir)}"
+    )
+    return EXIT_OK
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    from sentinelle.agent.daemon import Agent
+    from sentinelle.agent.push import build_pusher
+    from sentinelle.runner import build_setup
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup = build_setup(args.config)
+    agent = Agent(setup)
+    agent.install_signal_handlers()
+    pusher = build_pusher(setup.config, stop_event=agent.stop_event)
+    if pusher is not None:
+        agent.hooks.append(pusher.on_report)
+        agent.state.extra.append(pusher.collector())
+    try:
+        if args.once:
+            report = agent.cycle()
+            if report is None:
+                return EXIT_FAILURE
+            pushed = ""
+            if pusher is not None and pusher.credentials() is not None:
+                pusher.drain()
+                status = pusher.status()
+                pushed = f", {status.spool_depth} Report(s) left in the spool"
+            print(
+                f"{report.host.get('hostname')}: score {report.score.value:.0f}/100, "
+                f"grade {report.score.grade}, report in "
+                f"{agent.state_dir / 'last-report.json'}{pushed}"
+            )
+            return EXIT_OK
+        if pusher is not None:
+            pusher.start()
+        addr, port = agent.serve()
+        logging.getLogger("sentinelle.agent").info(
+            "serving /metrics on http://%s:%d/metrics", addr, port
+        )
+        agent.run_forever()
+        return EXIT_OK
+    finally:
+        if pusher is not None:
+            pusher.close()

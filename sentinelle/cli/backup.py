@@ -1,0 +1,46 @@
+"""`sentinelle backup restore-tested`: the bookkeeping the backup checks read."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sentinelle.cli.registry import EXIT_OK, add_config, command, group
+
+if TYPE_CHECKING:
+    from sentinelle.cli.registry import Subparsers
+
+
+def register(subparsers: Subparsers) -> None:
+    _, backup = group(subparsers, "backup", "backup_command", help="backup bookkeeping")
+    tested = command(backup, "restore-tested", restore_tested,
+                     help="record that a restore test of a location succeeded")
+    add_config(tested)
+    tested.add_argument("--location", required=True, help="backup location name from the config")
+    tested.add_argument("--note", default="", help="what was restored, by whom")
+
+
+def restore_tested(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from sentinelle.checks.backups import record_restore_test
+    from sentinelle.config import load_config
+    from sentinelle.errors import ConfigError
+    from sentinelle.rules import load_rules
+    from sentinelle.runner import known_params
+
+    config = load_config(args.config, known_params(load_rules()))
+    names = [b.name for b in config.backups]
+    if args.location not in names:
+        # Not a usage error: which names exist depends on the configuration file.
+        raise ConfigError(
+            config.source,
+            "backups.locations",
+            "a location named " + args.location + f" (known: {names or 'none'})",
+        )
+    path = record_restore_test(
+        Path(config.agent.state_dir), args.location, datetime.now(UTC), args.note
+    )
+    print(f"restore test of '{args.location}' recorded in {path}")
+    return EXIT_OK
