@@ -4,6 +4,10 @@ The collector answers with an agent id and a key it generated (docs/api.md); the
 in `<state_dir>/credentials.json`, mode 0600, and authenticates every push with them. TLS is
 always verified (a private CA is given with `ca_bundle`); plain http is refused except to a
 loopback address, where nothing crosses a network (demo, tests).
+
+One step for the technician of a packaged agent (docs/agent.md): run as root, enroll writes the
+credentials owned by the user that owns the state directory (the service user `sentinelle`),
+restarts the running service so that it pushes its first Report at once, and says so.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import json
 import logging
 import os
 import re
+import shutil
 import socket
 import ssl
 import stat
+import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from sentinelle import __version__
-from sentinelle.agent.spool import write_file_atomic
 from sentinelle.errors import SentinelleError
 
 log = logging.getLogger("sentinelle.agent.enroll")
 
 CREDENTIALS_FILE = "credentials.json"
+SERVICE_UNIT = "sentinelle-agent.service"  # the packaged service (packaging/)
 ENROLL_PATH = "/api/v1/enroll"
 HOST_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")  # what the collector accepts
 MAX_ANSWER_BYTES = 64 * 1024
@@ -234,7 +240,8 @@ def enroll(
         )
     creds = _parse_answer(base, raw)
     Path(state_dir).mkdir(parents=True, exist_ok=True)
-    write_file_atomic(path, json.dumps(creds.to_dict(), indent=2).encode() + b"\n", 0o600)
+    owner = service_owner(state_dir)
+    write_credentials(path, json.dumps(creds.to_dict(), indent=2).encode() + b"\n", owner)
     log.info(
         "enrolled with %s as agent %s (commune %s, host %s)",
         base,
@@ -242,7 +249,98 @@ def enroll(
         creds.commune,
         creds.host,
     )
+    if owner is not None:
+        for line in hand_over_to_service(path, owner, creds):
+            print(line)
     return creds
+
+
+def service_owner(state_dir: str | Path) -> tuple[int, int] | None:
+    """(uid, gid) of the state directory when root enrolls for another user's agent (the
+    packaged service's), else None: the credentials then belong to whoever enrolls."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        st = os.stat(state_dir)
+    except OSError:
+        return None
+    return (st.st_uid, st.st_gid) if st.st_uid != 0 else None
+
+
+def write_credentials(path: Path, data: bytes, owner: tuple[int, int] | None) -> None:
+    """Write the credentials atomically, mode 0600, owned by `owner` before they appear.
+
+    The running agent re-reads credentials.json when it changes: it must never see a version it
+    cannot read, so the ownership is set on the temporary file, before the rename.
+    """
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            if owner is not None:
+                os.fchown(fd, *owner)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def hand_over_to_service(path: Path, owner: tuple[int, int], creds: Credentials) -> list[str]:
+    """Restart the packaged service if it runs (its next cycle would be up to an hour away) and
+    say what happens next."""
+    try:
+        import pwd
+
+        user = pwd.getpwuid(owner[0]).pw_name
+    except (ImportError, KeyError):
+        user = str(owner[0])
+    lines = [f"credentials handed to the service user {user}: {path} (mode 0600)"]
+    systemctl = shutil.which("systemctl")
+    if systemctl is None or not os.path.isdir("/run/systemd/system"):
+        lines.append(
+            f"systemd is not running here: once {SERVICE_UNIT} runs, it pushes its Reports "
+            f"to {creds.collector_url} (one per cycle)"
+        )
+        return lines
+    active = _systemctl(systemctl, "is-active", "--quiet", SERVICE_UNIT)
+    if active.returncode != 0:
+        lines.append(
+            f"{SERVICE_UNIT} is not running: start it with `systemctl enable --now "
+            f"{SERVICE_UNIT}`; it then pushes a Report to {creds.collector_url} every cycle"
+        )
+        return lines
+    restarted = _systemctl(systemctl, "try-restart", SERVICE_UNIT)
+    if restarted.returncode != 0:
+        lines.append(
+            f"{SERVICE_UNIT} could not be restarted ({restarted.stderr.strip() or 'no message'})"
+            f": it pushes to {creds.collector_url} from its next cycle"
+        )
+        return lines
+    lines.append(
+        f"{SERVICE_UNIT} restarted: it checks this server and pushes its first Report to "
+        f"{creds.collector_url} now, then one every cycle (journalctl -u {SERVICE_UNIT})"
+    )
+    return lines
+
+
+def _systemctl(systemctl: str, *args: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            [systemctl, *args], capture_output=True, text=True, timeout=90, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return subprocess.CompletedProcess([systemctl, *args], 1, "", str(exc))
 
 
 def _refusal(base: str, err: urllib.error.HTTPError) -> EnrollmentError:
@@ -316,7 +414,8 @@ def load_credentials(state_dir: str | Path) -> Credentials | None:
     """
     path = credentials_path(state_dir)
     try:
-        fd = os.open(path, os.O_RDONLY)
+        # No symlinks: root reads (and may chmod) this file in a directory the service owns.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         return None
     except OSError as exc:

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sentinelle.checks.backups_listing import Backup, BackupReadError, Listing
+from sentinelle.checks.backups_listing import Backup, BackupAccessDenied, BackupReadError, Listing
 from sentinelle.checks.backups_reader import read_location
 from sentinelle.checks.backups_restore import (
     RestoreTest,
@@ -110,6 +110,15 @@ class _BackupCheck(Check):
     def unreadable(self, location: BackupLocation, exc: BackupReadError, **extra: Any) -> Finding:
         evidence = _location_evidence(location)
         evidence["error"] = str(exc)
+        if isinstance(exc, BackupAccessDenied):
+            evidence["reason"] = str(exc)
+            return self.finding(
+                Status.SKIP,
+                f"{location.name}: not checked, {exc}",
+                evidence,
+                location=location.name,
+                **extra,
+            )
         return self.finding(
             Status.ERROR,
             f"{location.name}: the backups cannot be read: {exc}",
@@ -293,6 +302,7 @@ class BackupOfflineCopy(_BackupCheck):
         fresh: list[str] = []
         stale: list[str] = []
         unreadable: list[str] = []
+        denied: list[str] = []  # refused for lack of a privilege
         for location in offline:
             row = _location_evidence(location)
             limit = self.offline_limit_hours(location)
@@ -302,6 +312,8 @@ class BackupOfflineCopy(_BackupCheck):
             except BackupReadError as exc:
                 row["error"] = str(exc)
                 unreadable.append(location.name)
+                if isinstance(exc, BackupAccessDenied):
+                    denied.append(location.name)
             else:
                 if newest is None:
                     row["backups"] = 0
@@ -317,6 +329,13 @@ class BackupOfflineCopy(_BackupCheck):
         evidence = {"copies": copies, "fresh": fresh, "stale": stale, "unreadable": unreadable}
         if fresh:
             yield self.finding(Status.PASS, f"Recent offline copy in {', '.join(fresh)}.", evidence)
+        elif denied and denied == unreadable and not stale:
+            reason = next(str(c["error"]) for c in copies if c["location"] == denied[0])
+            yield self.finding(
+                Status.SKIP,
+                f"Offline copies not checked: {reason}",
+                {**evidence, "reason": reason},
+            )
         elif unreadable:
             yield self.finding(
                 Status.ERROR,

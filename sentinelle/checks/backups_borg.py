@@ -18,6 +18,7 @@ from sentinelle.checks.backups_listing import (
     Backup,
     BackupReadError,
     Listing,
+    check_local_repository,
     check_password_file,
     local_path,
     parse_json,
@@ -40,6 +41,7 @@ def borg_env(host: Host, location: BackupLocation, cache_dir: Path | None) -> di
         "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes",
         "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes",
     }
+    check_local_repository(host, location)
     password = check_password_file(host, location)
     if password is not None:
         # borg runs the command itself: the passphrase never passes through the agent.

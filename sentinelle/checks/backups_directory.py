@@ -9,7 +9,13 @@ import stat
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sentinelle.checks.backups_listing import Backup, BackupReadError, Listing, series_of_name
+from sentinelle.checks.backups_listing import (
+    Backup,
+    BackupReadError,
+    Listing,
+    ensure_readable,
+    series_of_name,
+)
 
 if TYPE_CHECKING:
     from sentinelle.config import BackupLocation
@@ -30,6 +36,9 @@ def glob_pattern(pattern: str) -> str:
 def list_directory(host: Host, location: BackupLocation) -> Listing:
     """The matching regular files of a directory location, with their mtimes and sizes."""
     base = host.path(location.path)
+    # First: exists() and glob() pass over what they may not read (an unreadable folder would
+    # look missing or empty).
+    ensure_readable(base, f"directory {location.path}")
     if not base.exists():
         raise BackupReadError(
             f"directory {location.path} does not exist (is the disk or the share mounted?)"

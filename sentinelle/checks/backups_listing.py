@@ -8,6 +8,7 @@ costs one more run of the tool, and only some checks need it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sentinelle.checks.privileges import lacking_reason, missing
 from sentinelle.errors import CommandError, CommandNotFound, CommandTimeout, SentinelleError
 
 if TYPE_CHECKING:
@@ -35,6 +37,29 @@ _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 class BackupReadError(SentinelleError):
     """A location could not be read: missing directory, unreachable repository, wrong password."""
+
+
+class BackupAccessDenied(BackupReadError):
+    """The location is refused to this agent for lack of a privilege: its checks say skip."""
+
+
+def ensure_readable(real: Path, shown: str) -> None:
+    """Raise BackupAccessDenied when `real` is refused and the agent lacks the privilege to read
+    it, BackupReadError when it is refused anyway; other errors are left to the reader."""
+    try:
+        if real.is_dir():
+            with os.scandir(real):
+                pass
+        elif real.exists():
+            os.close(os.open(real, os.O_RDONLY | os.O_NONBLOCK))  # a FIFO must not block
+    except PermissionError as exc:
+        lacking = missing("CAP_DAC_READ_SEARCH")
+        if lacking:
+            reason = lacking_reason(lacking, "read what only its owner may read")
+            raise BackupAccessDenied(f"{shown} is not readable: {reason}") from exc
+        raise BackupReadError(f"cannot read {shown}: permission denied") from exc
+    except OSError:
+        pass
 
 
 @dataclass(frozen=True)
@@ -135,9 +160,16 @@ def check_password_file(host: Host, location: BackupLocation) -> str | None:
     if location.password_file is None:
         return None
     real = local_path(host, location.password_file)
+    ensure_readable(Path(real), f"password file {location.password_file}")
     if not Path(real).is_file():
         raise BackupReadError(f"password file {location.password_file} not found")
     return real
+
+
+def check_local_repository(host: Host, location: BackupLocation) -> None:
+    """Refuse early a local repository this agent may not read (remote ones are the tool's)."""
+    if location.path.startswith("/"):
+        ensure_readable(Path(local_path(host, location.path)), f"repository {location.path}")
 
 
 def tool_message(stderr: str, stdout: str = "") -> str:

@@ -88,7 +88,7 @@ def read_location(host: Host, location: BackupLocation, state_dir: Path) -> List
             entry.read_at = time.monotonic()
         result = entry.result
     if isinstance(result, BackupReadError):
-        raise BackupReadError(str(result))
+        raise type(result)(str(result))  # the same kind: access denied stays a skip
     return result
 
 

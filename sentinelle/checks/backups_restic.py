@@ -19,6 +19,7 @@ from sentinelle.checks.backups_listing import (
     Backup,
     BackupReadError,
     Listing,
+    check_local_repository,
     check_password_file,
     local_path,
     parse_json,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 def restic_base_argv(host: Host, location: BackupLocation, cache_dir: Path | None) -> list[str]:
     """`restic -r REPO ...` with the options every read shares."""
+    check_local_repository(host, location)
     argv = ["restic", "-r", local_path(host, location.path), "--no-lock", "--json"]
     password = check_password_file(host, location)
     # Without a password file restic reads standard input, which is empty: it then fails with

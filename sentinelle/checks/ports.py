@@ -30,6 +30,7 @@ from sentinelle.checks.ports_scan import (
     target_kind,
     valid_port_spec,
 )
+from sentinelle.checks.privileges import lacking_reason
 from sentinelle.errors import CommandNotFound, ConfigError
 from sentinelle.model import Finding, Measurement, Severity, Status
 
@@ -120,6 +121,21 @@ class ListeningPorts(Check):
         else:
             summary = "No listening TCP or bound UDP socket."
         yield self.finding(Status.PASS, summary, evidence, measurements=measurements)
+        if inventory.missing_capabilities:
+            reason = lacking_reason(
+                list(inventory.missing_capabilities),
+                "name the program behind another user's socket",
+            )
+            yield self.finding(
+                Status.SKIP,
+                f"The program behind {inventory.ownerless} listening socket(s) is unknown: "
+                f"{reason}.",
+                {
+                    "reason": reason,
+                    "missing_capabilities": list(inventory.missing_capabilities),
+                    "sockets_without_program": inventory.ownerless,
+                },
+            )
 
 
 @register

@@ -11,8 +11,10 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
+
+from sentinelle.checks.privileges import missing
 
 if TYPE_CHECKING:
     from sentinelle.host import Host
@@ -23,6 +25,8 @@ NETWORK = "network"
 # is TCP_LISTEN; an unconnected UDP socket (one that receives from anyone) is TCP_CLOSE.
 TCP_LISTEN = 0x0A
 UDP_UNCONNECTED = 0x07
+# Naming the program behind another user's socket means reading its /proc/PID/fd links.
+OWNER_CAPABILITIES = ("CAP_DAC_READ_SEARCH", "CAP_SYS_PTRACE")
 PROC_NET_FILES = (
     ("/proc/net/tcp", "tcp", socket.AF_INET),
     ("/proc/net/tcp6", "tcp", socket.AF_INET6),
@@ -72,6 +76,10 @@ class Inventory:
     sockets: tuple[ListeningSocket, ...]
     source: str
     unparsed_lines: int = 0
+    # Sockets whose program psutil could not name, and the capabilities this agent lacks to
+    # name them (empty when it has them: kernel sockets have no program at all).
+    ownerless: int = 0
+    missing_capabilities: tuple[str, ...] = ()
 
 
 def scope_of(address: str) -> str:
@@ -194,9 +202,17 @@ def collect_inventory(host: Host) -> Inventory | None:
         import psutil
 
         try:
-            return build_inventory(read_psutil(), "psutil")
+            inventory = build_inventory(read_psutil(), "psutil")
         except psutil.AccessDenied:
             pass  # some kernels refuse the per-process walk: /proc/net still lists sockets
+        else:
+            ownerless = sum(1 for s in inventory.sockets if not s.processes)
+            if ownerless:
+                lacking = missing(*OWNER_CAPABILITIES)
+                inventory = replace(
+                    inventory, ownerless=ownerless, missing_capabilities=tuple(lacking)
+                )
+            return inventory
     parsed = read_proc_net(host)
     if parsed is None:
         return None

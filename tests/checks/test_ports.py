@@ -362,8 +362,9 @@ def test_malformed_catalogue_turns_the_check_into_an_error(tmp_path: Path) -> No
     findings, _ = run_check(check, fixture_host(FIXTURES / "exposed"), 10)
     finding = only(findings)
     assert finding.status == Status.ERROR
-    assert "risky_ports.yaml" in finding.summary
-    assert "services[0].severity" in finding.summary
+    # The runner's error finding carries the exception's text as its `error` argument.
+    assert "risky_ports.yaml" in finding.args["error"]
+    assert "services[0].severity" in finding.args["error"]
 
 
 # --- live: this machine's own sockets ------------------------------------------------------
@@ -482,7 +483,7 @@ def test_bad_scan_ports_is_an_error_naming_the_key() -> None:
     findings, _ = run_check(make(NetworkScan, config), fixture_host(FIXTURES / "clean"), 10)
     finding = only(findings)
     assert finding.status == Status.ERROR
-    assert "ports.scan_ports" in finding.summary
+    assert "ports.scan_ports" in finding.args["error"]
 
 
 def test_missing_nmap_with_targets_is_an_error() -> None:
@@ -629,8 +630,8 @@ def test_nmap_overrunning_its_budget_becomes_an_error_through_the_runner() -> No
     findings, _ = run_check(make(NetworkScan, config), Host("/"), 30)
     finding = only(findings)
     assert finding.status == Status.ERROR
-    assert "CommandTimeout" in finding.summary
-    assert "no answer after 0.001 s" in finding.summary
+    assert "CommandTimeout" in finding.args["error"]
+    assert "no answer after 0.001 s" in finding.args["error"]
 
 
 def test_netns_helper_removes_leftovers_of_a_dead_run() -> None:
