@@ -11,10 +11,11 @@ from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from sentinelle.dashboards import agents, check, commune, fleet
+from sentinelle.dashboards.panels import LANG
 from sentinelle.rules import RuleSet, load_rules
 
-# File name in dashboards/ → builder. The order is the order of `push`.
-BUILDERS: dict[str, Callable[[RuleSet], db.Dashboard]] = {
+# File name in dashboards/ → builder (rules, language). The order is the order of `push`.
+BUILDERS: dict[str, Callable[[RuleSet, str], db.Dashboard]] = {
     "fleet-overview.json": fleet.build,
     "commune.json": commune.build,
     "check.json": check.build,
@@ -44,10 +45,11 @@ def to_dict(dashboard: db.Dashboard) -> dict[str, Any]:
     return data
 
 
-def build_all(rules: RuleSet | None = None) -> dict[str, dict[str, Any]]:
-    """File name → dashboard JSON data, for every Sentinelle dashboard."""
+def build_all(rules: RuleSet | None = None, lang: str = LANG) -> dict[str, dict[str, Any]]:
+    """File name → dashboard JSON data, for every Sentinelle dashboard, its words in `lang`
+    (the committed dashboards are French)."""
     rules = rules or load_rules()
-    return {name: to_dict(builder(rules)) for name, builder in BUILDERS.items()}
+    return {name: to_dict(builder(rules, lang)) for name, builder in BUILDERS.items()}
 
 
 def render(data: dict[str, Any]) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as db
 
 from sentinelle.dashboards.panels import (
+    LANG,
     STATUS_COLOURS,
-    STATUS_WORDS,
     UID_CHECK,
     Column,
     Q,
+    Words,
     bargauge_panel,
     check_duration_thresholds,
     check_facts_mappings,
@@ -32,83 +33,70 @@ from sentinelle.rules import RuleSet
 K = 'check="$check"'
 
 
-def build(rules: RuleSet) -> db.Dashboard:
-    dash = new_dashboard(
-        UID_CHECK, "Sentinelle — Contrôle",
-        "Un contrôle sur toute la flotte : ce qu'il vérifie, quoi faire, et où il est en échec.")
-    dash.with_variable(datasource_variable())
+def build(rules: RuleSet, lang: str = LANG) -> db.Dashboard:
+    w = Words(rules.catalog, lang)
+    statuses = w.statuses()
+    dash = new_dashboard(UID_CHECK, w, "check")
+    dash.with_variable(datasource_variable(w))
     dash.with_variable(query_variable(
-        "check", "Contrôle", "label_values(sentinelle_check_status, check)",
-        "Identifiant du contrôle, par exemple backups.freshness."))
+        "check", w("check.variable.label"), "label_values(sentinelle_check_status, check)",
+        w("check.variable.description")))
 
-    dash.with_row(db.Row("Le contrôle ${check}"))
+    dash.with_row(db.Row(w("check.row.check", check="${check}")))
     card = f"group by (check) (sentinelle_check_status{{{K}}})"
     for new in ("title", "facts", "rationale", "remediation"):
         card = copy_label(card, new, "check")
     dash.with_panel(table_panel(
-        "Fiche du contrôle",
-        "Ce que vérifie le contrôle, pourquoi il compte et quoi faire quand il échoue, tels "
-        "qu'écrits dans le catalogue des contrôles (rules/checks). Les éléments entre crochets "
-        "sont précisés dans le rapport de chaque serveur.",
+        *w.panel("check.card"),
         [Q(card)],
         columns={
-            "title": Column("Contrôle", mappings=check_text_mappings(rules, "title"), wrap=True,
-                            width=200),
-            "facts": Column("Référence", mappings=check_facts_mappings(rules), wrap=True,
-                            width=220),
-            "rationale": Column("Pourquoi", mappings=check_text_mappings(rules, "rationale"),
-                                wrap=True),
-            "remediation": Column("Que faire",
-                                  mappings=check_text_mappings(rules, "remediation"),
+            "title": Column(w("column.check"), mappings=check_text_mappings(rules, "title", w),
+                            wrap=True, width=200),
+            "facts": Column(w("column.reference"), mappings=check_facts_mappings(rules, w),
+                            wrap=True, width=220),
+            "rationale": Column(w("column.why"),
+                                mappings=check_text_mappings(rules, "rationale", w), wrap=True),
+            "remediation": Column(w("column.what_to_do"),
+                                  mappings=check_text_mappings(rules, "remediation", w),
                                   wrap=True),
         },
         hide=["check", "Value"], height=9))
 
-    dash.with_row(db.Row("Sur toute la flotte"))
+    dash.with_row(db.Row(w("check.row.fleet")))
     dash.with_panel(stat_panel(
-        "Serveurs par statut",
-        "Nombre de serveurs pour lesquels ce contrôle est en échec, en alerte, en erreur (il "
-        "n'a pas pu s'exécuter), conforme ou ignoré (sans objet sur ce serveur).",
+        *w.panel("check.by_status"),
         [Q(f'count(sentinelle_check_status{{{K},status="{s}"}}) or vector(0)', word)
-         for s, word in STATUS_WORDS.items()],
-        width=24, colour_by_legend={w: STATUS_COLOURS[s] for s, w in STATUS_WORDS.items()}))
+         for s, word in statuses.items()],
+        width=24, colour_by_legend={word: STATUS_COLOURS[s] for s, word in statuses.items()}))
     dash.with_panel(table_panel(
-        "Statut sur chaque serveur",
-        "Un serveur par ligne, les échecs en premier : le statut du contrôle, la gravité du pire "
-        "constat ouvert, s'il a pu s'exécuter et sa durée. Cliquez sur une commune pour ouvrir "
-        "son tableau de bord et lire la remédiation.",
+        *w.panel("check.servers"),
         [Q(f"max by (commune, name, host, severity, status) "
            f"(sentinelle_check_status{{{K}}} "
            f"* on (commune) group_left (name) sentinelle_commune_info)"),
          Q(f"max by (commune, host) (sentinelle_check_success{{{K}}})"),
          Q(f"max by (commune, host) (sentinelle_check_duration_seconds{{{K}}})")],
         columns={
-            "name": Column("Commune", link=commune_link()),
-            "commune": Column("Code INSEE", link=commune_link(), width=100),
-            "host": Column("Serveur"),
-            "status": Column("Statut", mappings=status_mappings(), cell="color-background",
-                             width=100),
-            "severity": Column("Gravité", mappings=severity_mappings(), cell="color-text",
-                               width=100),
-            "Value #B": Column("A pu s'exécuter", width=130, cell="color-text",
+            "name": Column(w("column.commune"), link=commune_link(w)),
+            "commune": Column(w("column.insee"), link=commune_link(w), width=100),
+            "host": Column(w("column.host")),
+            "status": Column(w("column.status"), mappings=status_mappings(w),
+                             cell="color-background", width=100),
+            "severity": Column(w("column.severity"), mappings=severity_mappings(w),
+                               cell="color-text", width=100),
+            "Value #B": Column(w("column.ran"), width=130, cell="color-text",
                                thresholds=steps("red", (1.0, "green")),
-                               mappings=yes_no_mappings(yes_colour="green", no_colour="red")),
-            "Value #C": Column("Durée", unit="s", width=100),
+                               mappings=yes_no_mappings(w, yes_colour="green", no_colour="red")),
+            "Value #C": Column(w("column.duration"), unit="s", width=100),
         },
-        hide=["Value #A"], sort_by=("Statut", False), height=10))
+        hide=["Value #A"], sort_by=(w("column.status"), False), height=10))
     dash.with_panel(timeseries_panel(
-        "Serveurs par statut dans le temps",
-        "Combien de serveurs sont dans chaque statut pour ce contrôle, dans le temps : les "
-        "échecs doivent diminuer à mesure que les mairies corrigent.",
+        *w.panel("check.status_history"),
         [Q(f'count(sentinelle_check_status{{{K},status="{s}"}}) or vector(0)', word)
-         for s, word in STATUS_WORDS.items()],
+         for s, word in statuses.items()],
         unit="short", stacked=True,
-        colour_by_legend={w: STATUS_COLOURS[s] for s, w in STATUS_WORDS.items()}, decimals=0))
+        colour_by_legend={word: STATUS_COLOURS[s] for s, word in statuses.items()}, decimals=0))
     dash.with_panel(bargauge_panel(
-        "Durée du contrôle par serveur",
-        "Temps pris par ce contrôle lors du dernier cycle de chaque agent. Un contrôle très lent "
-        "retarde tout le cycle et peut finir en erreur (délai dépassé).",
+        *w.panel("check.durations"),
         [Q(f"sentinelle_check_duration_seconds{{{K}}}", "{{commune}} / {{host}}")],
         unit="s", thresholds=check_duration_thresholds()))
     return dash
-

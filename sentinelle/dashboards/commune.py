@@ -6,9 +6,11 @@ from grafana_foundation_sdk.builders import dashboard as db
 
 from sentinelle.dashboards.fleet import severity_colours, severity_queries
 from sentinelle.dashboards.panels import (
+    LANG,
     UID_COMMUNE,
     Column,
     Q,
+    Words,
     age_thresholds,
     check_link,
     check_text_mappings,
@@ -50,57 +52,46 @@ def backup_age_thresholds(rules: RuleSet) -> db.ThresholdsConfig:
     return age_thresholds(warn, limit)
 
 
-def build(rules: RuleSet) -> db.Dashboard:
+def build(rules: RuleSet, lang: str = LANG) -> db.Dashboard:
+    w = Words(rules.catalog, lang)
     score = score_thresholds(rules)
-    dash = new_dashboard(
-        UID_COMMUNE, "Sentinelle — Commune",
-        "Une commune en détail : ses serveurs, ses constats ouverts et quoi faire, ses mises à "
-        "jour, ses sauvegardes, ses services exposés et l'historique de son score.")
-    dash.with_variable(datasource_variable())
+    dash = new_dashboard(UID_COMMUNE, w, "commune")
+    dash.with_variable(datasource_variable(w))
     dash.with_variable(query_variable(
-        "commune", "Commune (code INSEE)", "label_values(sentinelle_commune_info, commune)",
-        "Code INSEE de la commune ; son nom s'affiche dans les titres des panneaux."))
+        "commune", w("commune.variable.commune.label"),
+        "label_values(sentinelle_commune_info, commune)",
+        w("commune.variable.commune.description")))
     dash.with_variable(query_variable(
-        "commune_name", "Nom de la commune",
+        "commune_name", w("commune.variable.name.label"),
         "label_values(sentinelle_commune_info{commune=\"$commune\"}, name)",
-        "Nom de la commune choisie, pour les titres.", hidden=True))
+        w("commune.variable.name.description"), hidden=True))
+    legends = {key: w(f"legend.{key}") for key in ("reporting", "silent", "never")}
 
-    dash.with_row(db.Row("${commune_name} (${commune}) : synthèse"))
+    dash.with_row(db.Row(w("commune.row.summary", name="${commune_name}", code="${commune}")))
     dash.with_panel(stat_panel(
-        "Note de la commune",
-        "Note de A (bonne posture) à E (risque grave). Elle n'est jamais meilleure que celle "
-        "de son serveur le plus mal noté quand un constat critique ou élevé la plafonne.",
+        *w.panel("commune.grade"),
         [Q(grade_number("sentinelle_commune_grade_info", C, "commune"))], unit="none",
         thresholds=grade_number_thresholds(), mappings=grade_number_mappings(), width=3))
     dash.with_panel(stat_panel(
-        "Score de la commune",
-        "Moyenne des scores de ses serveurs, de 0 à 100 (100 : aucun risque ouvert). Les "
-        "couleurs suivent les seuils des notes de rules/scoring.yaml.",
+        *w.panel("commune.score"),
         [Q(f"sentinelle_commune_risk_score{{{C}}}")], unit="none", thresholds=score,
         width=3, graph=True))
     dash.with_panel(stat_panel(
-        "Serveurs de la commune",
-        "Serveurs enrôlés : ceux qui envoient leurs rapports, ceux devenus silencieux (plus de "
-        "rapport depuis 6 h) et ceux qui n'en ont jamais envoyé.",
-        [Q(f'sum(sentinelle_commune_hosts{{{C},state="reporting"}})', "qui remontent"),
-         Q(f'sum(sentinelle_commune_hosts{{{C},state="silent"}})', "silencieux"),
-         Q(f'sum(sentinelle_commune_hosts{{{C},state="never"}})', "jamais vus")],
-        width=6, colour_by_legend={"qui remontent": "green", "silencieux": "red",
-                                   "jamais vus": "orange"}))
+        *w.panel("commune.hosts"),
+        [Q(f'sum(sentinelle_commune_hosts{{{C},state="{state}"}})', word)
+         for state, word in legends.items()],
+        width=6, colour_by_legend={legends["reporting"]: "green", legends["silent"]: "red",
+                                   legends["never"]: "orange"}))
     dash.with_panel(stat_panel(
-        "Constats ouverts par gravité",
-        "Constats en alerte ou en échec sur les serveurs de la commune, par gravité.",
-        severity_queries(C), width=9, colour_by_legend=severity_colours()))
+        *w.panel("commune.open"),
+        severity_queries(w, C), width=9, colour_by_legend=severity_colours(w)))
     dash.with_panel(stat_panel(
-        "Population",
-        "Population de la commune (INSEE), pour comparer des communes de même taille.",
+        *w.panel("commune.population"),
         [Q(f"sentinelle_commune_population{{{C}}}")], unit="none", width=3))
 
-    dash.with_row(db.Row("Serveurs de ${commune_name}"))
+    dash.with_row(db.Row(w("commune.row.hosts", name="${commune_name}")))
     dash.with_panel(table_panel(
-        "Serveurs : note, système et dernier rapport",
-        "Un serveur par ligne : sa note, son score, son système, la version de l'agent et l'âge "
-        "de son dernier rapport. Un serveur silencieux n'a plus que ses deux dernières colonnes.",
+        *w.panel("commune.servers"),
         [Q(f"max by (commune, host, os_id, os_version, kernel, agent_version) "
            f"(sentinelle_host_info{{{C}}})"),
          Q(grade_number("sentinelle_host_grade_info", C, "commune, host")),
@@ -109,53 +100,45 @@ def build(rules: RuleSet) -> db.Dashboard:
            f"(time() - sentinelle_host_last_report_timestamp_seconds{{{C}}})"),
          Q(f"max by (commune, host) (sentinelle_host_silent{{{C}}})")],
         columns={
-            "host": Column("Serveur"),
-            "Value #B": Column("Note", mappings=grade_number_mappings(),
+            "host": Column(w("column.host")),
+            "Value #B": Column(w("column.grade"), mappings=grade_number_mappings(),
                                thresholds=grade_number_thresholds(), cell="color-background",
                                width=70),
-            "Value #C": Column("Score", unit="none", decimals=0, thresholds=score,
+            "Value #C": Column(w("column.score"), unit="none", decimals=0, thresholds=score,
                                cell="color-text", width=80),
-            "os_id": Column("Système", width=90),
-            "os_version": Column("Version", width=80),
-            "kernel": Column("Noyau"),
-            "agent_version": Column("Agent", width=80),
-            "Value #D": Column("Dernier rapport il y a", unit="s",
+            "os_id": Column(w("column.system"), width=90),
+            "os_version": Column(w("column.os_version"), width=80),
+            "kernel": Column(w("column.kernel")),
+            "agent_version": Column(w("column.agent"), width=80),
+            "Value #D": Column(w("column.last_report"), unit="s",
                                thresholds=report_age_thresholds(), cell="color-text"),
-            "Value #E": Column("Silencieux", mappings=yes_no_mappings("red"),
+            "Value #E": Column(w("column.silent"), mappings=yes_no_mappings(w, "red"),
                                thresholds=neutral_thresholds(), cell="color-text", width=100),
         },
-        hide=["commune", "Value #A"], sort_by=("Score", False), height=7))
+        hide=["commune", "Value #A"], sort_by=(w("column.score"), False), height=7))
 
-    dash.with_row(db.Row("Constats ouverts et que faire"))
+    dash.with_row(db.Row(w("commune.row.findings")))
     open_checks = f'sentinelle_check_status{{{C},status=~"warn|fail"}}'
     dash.with_panel(table_panel(
-        "Constats ouverts et remédiation",
-        "Les contrôles en échec ou en alerte sur chaque serveur, avec la remédiation du "
-        "catalogue des contrôles (rules/checks). Prometheus ne reçoit pas le texte propre à "
-        "chaque constat : les éléments entre crochets, comme [service], sont précisés dans le "
-        "rapport du serveur (commande « sentinelle check » sur le serveur). Cliquez sur un "
-        "contrôle pour le voir sur toute la flotte.",
+        *w.panel("commune.findings"),
         [Q(copy_label(open_checks, "remediation", "check"))],
         columns={
-            "host": Column("Serveur", width=140),
-            "check": Column("Contrôle", mappings=check_title_mappings(rules), link=check_link(),
-                            width=300),
-            "severity": Column("Gravité", mappings=severity_mappings(), cell="color-text",
-                               width=90),
-            "status": Column("Statut", mappings=status_mappings(), cell="color-background",
-                             width=90),
-            "remediation": Column("Que faire", mappings=check_text_mappings(rules,
-                                                                            "remediation"),
+            "host": Column(w("column.host"), width=140),
+            "check": Column(w("column.check"), mappings=check_title_mappings(rules, w),
+                            link=check_link(w), width=300),
+            "severity": Column(w("column.severity"), mappings=severity_mappings(w),
+                               cell="color-text", width=90),
+            "status": Column(w("column.status"), mappings=status_mappings(w),
+                             cell="color-background", width=90),
+            "remediation": Column(w("column.what_to_do"),
+                                  mappings=check_text_mappings(rules, "remediation", w),
                                   wrap=True),
         },
-        hide=["commune", "Value"], sort_by=("Statut", False), height=14))
+        hide=["commune", "Value"], sort_by=(w("column.status"), False), height=14))
 
-    dash.with_row(db.Row("Mises à jour"))
+    dash.with_row(db.Row(w("commune.row.updates")))
     dash.with_panel(table_panel(
-        "État des mises à jour par serveur",
-        "Mises à jour en attente (de sécurité et autres), redémarrage nécessaire, ancienneté de "
-        "la dernière mise à jour et de la liste des paquets, temps restant avant la fin du "
-        "support de sécurité du système.",
+        *w.panel("commune.updates"),
         [Q(f'max by (commune, host) (sentinelle_pending_updates{{{C},kind="security"}})'),
          Q(f'max by (commune, host) (sentinelle_pending_updates{{{C},kind="other"}})'),
          Q(f"max by (commune, host) (sentinelle_reboot_required{{{C}}})"),
@@ -165,104 +148,88 @@ def build(rules: RuleSet) -> db.Dashboard:
          Q(f"max by (commune, host) "
            f"(sentinelle_os_end_of_support_timestamp_seconds{{{C}}} - time())")],
         columns={
-            "host": Column("Serveur"),
-            "Value #A": Column("Sécurité en attente", thresholds=count_thresholds(),
+            "host": Column(w("column.host")),
+            "Value #A": Column(w("column.security_pending"), thresholds=count_thresholds(),
                                cell="color-text"),
-            "Value #B": Column("Autres en attente", thresholds=count_thresholds("orange"),
+            "Value #B": Column(w("column.other_pending"), thresholds=count_thresholds("orange"),
                                cell="color-text"),
-            "Value #C": Column("Redémarrage nécessaire", mappings=yes_no_mappings(),
+            "Value #C": Column(w("column.reboot_required"), mappings=yes_no_mappings(w),
                                thresholds=neutral_thresholds(), cell="color-text"),
-            "Value #D": Column("Dernière mise à jour il y a", unit="s",
+            "Value #D": Column(w("column.last_upgrade"), unit="s",
                                thresholds=age_thresholds(14 * DAY, 30 * DAY),
                                cell="color-text"),
-            "Value #E": Column("Liste des paquets vieille de", unit="s",
+            "Value #E": Column(w("column.package_lists_age"), unit="s",
                                thresholds=age_thresholds(2 * DAY, 7 * DAY), cell="color-text"),
-            "Value #F": Column("Fin du support dans", unit="s",
+            "Value #F": Column(w("column.end_of_support"), unit="s",
                                thresholds=steps("red", (0.0, "orange"), (180 * DAY, "green")),
                                cell="color-text"),
         },
         hide=["commune"], width=14, height=7))
     dash.with_panel(timeseries_panel(
-        "Mises à jour de sécurité en attente",
-        "Nombre de mises à jour de sécurité en attente sur chaque serveur, dans le temps. Une "
-        "courbe qui ne redescend pas signale des mises à jour qui ne s'installent pas.",
+        *w.panel("commune.security_updates"),
         [Q(f'sentinelle_pending_updates{{{C},kind="security"}}', "{{host}}")],
         unit="short", thresholds=count_thresholds(), width=10, height=7, decimals=0))
 
-    dash.with_row(db.Row("Sauvegardes"))
+    dash.with_row(db.Row(w("commune.row.backups")))
     backup_age = backup_age_thresholds(rules)
     dash.with_panel(table_panel(
-        "Sauvegardes par emplacement",
-        "Pour chaque emplacement de sauvegarde déclaré : l'âge de la sauvegarde la plus récente "
-        "(orange puis rouge aux seuils du contrôle backups.freshness), sa taille et le dernier "
-        "test de restauration. Un serveur sans aucun emplacement n'apparaît pas ici mais dans "
-        "les constats ouverts (constat critique).",
+        *w.panel("commune.backups"),
         [Q(f"max by (commune, host, location) (sentinelle_backup_age_seconds{{{C}}})"),
          Q(f"max by (commune, host, location) (sentinelle_backup_size_bytes{{{C}}})"),
          Q(f"max by (commune, host, location) "
            f"(time() - sentinelle_backup_last_restore_test_timestamp_seconds{{{C}}})")],
         columns={
-            "host": Column("Serveur"),
-            "location": Column("Emplacement"),
-            "Value #A": Column("Dernière sauvegarde il y a", unit="s", thresholds=backup_age,
+            "host": Column(w("column.host")),
+            "location": Column(w("column.location")),
+            "Value #A": Column(w("column.last_backup"), unit="s", thresholds=backup_age,
                                cell="color-text"),
-            "Value #B": Column("Taille", unit="bytes"),
-            "Value #C": Column("Dernier test de restauration il y a", unit="s",
+            "Value #B": Column(w("column.size"), unit="bytes"),
+            "Value #C": Column(w("column.last_restore_test"), unit="s",
                                thresholds=age_thresholds(90 * DAY, 365 * DAY),
                                cell="color-text"),
         },
         hide=["commune"], width=14, height=7))
     dash.with_panel(timeseries_panel(
-        "Âge des sauvegardes",
-        "Âge de la sauvegarde la plus récente de chaque emplacement. Il doit redescendre chaque "
-        "nuit ; une courbe qui monte sans arrêt signale une sauvegarde arrêtée.",
+        *w.panel("commune.backup_age"),
         [Q(f"sentinelle_backup_age_seconds{{{C}}}", "{{host}} : {{location}}")],
         unit="s", thresholds=backup_age, show_thresholds=True, width=10, height=7, min_value=0))
 
-    dash.with_row(db.Row("Services exposés"))
+    dash.with_row(db.Row(w("commune.row.services")))
     dash.with_panel(table_panel(
-        "Services joignables depuis le réseau",
-        "Services qui écoutent sur une adresse réseau (et non sur la seule machine). La colonne "
-        "Service nomme les services reconnus comme risqués (rules/risky_ports.yaml) : ceux-là "
-        "doivent être fermés ou filtrés par le pare-feu.",
+        *w.panel("commune.services"),
         [Q(f'sentinelle_listening_port_info{{{C},scope="network"}}')],
         columns={
-            "host": Column("Serveur"),
-            "address": Column("Adresse"),
-            "port": Column("Port", width=80),
-            "protocol": Column("Protocole", width=90),
-            "process": Column("Processus"),
-            "service": Column("Service à risque", cell="color-background",
+            "host": Column(w("column.host")),
+            "address": Column(w("column.address")),
+            "port": Column(w("column.port"), width=80),
+            "protocol": Column(w("column.protocol"), width=90),
+            "process": Column(w("column.process")),
+            "service": Column(w("column.risky_service"), cell="color-background",
                               thresholds=steps("red")),
         },
         hide=["commune", "scope", "Value"], width=14, height=8))
     dash.with_panel(table_panel(
-        "Ports vus par le balayage réseau",
-        "Ports trouvés ouverts par le balayage réseau de l'agent (contrôle ports.network_scan, "
-        "désactivé par défaut) : ce qu'un poste du réseau de la mairie peut joindre.",
+        *w.panel("commune.scan"),
         [Q(f"sentinelle_network_scan_open_port_info{{{C}}}")],
         columns={
-            "host": Column("Serveur"),
-            "target": Column("Cible"),
-            "port": Column("Port", width=80),
-            "protocol": Column("Protocole", width=90),
-            "service": Column("Service", cell="color-background", thresholds=steps("red")),
+            "host": Column(w("column.host")),
+            "target": Column(w("column.target")),
+            "port": Column(w("column.port"), width=80),
+            "protocol": Column(w("column.protocol"), width=90),
+            "service": Column(w("column.service"), cell="color-background",
+                              thresholds=steps("red")),
         },
         hide=["commune", "Value"], width=10, height=8))
 
-    dash.with_row(db.Row("Historique"))
+    dash.with_row(db.Row(w("commune.row.history")))
     dash.with_panel(timeseries_panel(
-        "Historique du score",
-        "Score de la commune et de chacun de ses serveurs (0 à 100), avec les bandes des notes "
-        "A à E.",
-        [Q(f"sentinelle_commune_risk_score{{{C}}}", "Commune"),
+        *w.panel("commune.score_history"),
+        [Q(f"sentinelle_commune_risk_score{{{C}}}", w("legend.commune")),
          Q(f"sentinelle_host_risk_score{{{C}}}", "{{host}}")],
         unit="none", thresholds=score, show_thresholds=True, min_value=0, max_value=100,
         decimals=0))
     dash.with_panel(timeseries_panel(
-        "Constats ouverts dans le temps",
-        "Nombre de constats ouverts par gravité, empilés : la hauteur totale doit baisser à "
-        "mesure que les remédiations sont faites.",
-        severity_queries(C), unit="short", stacked=True,
-        colour_by_legend=severity_colours(), decimals=0))
+        *w.panel("commune.open_history"),
+        severity_queries(w, C), unit="short", stacked=True,
+        colour_by_legend=severity_colours(w), decimals=0))
     return dash

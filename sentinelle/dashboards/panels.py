@@ -5,8 +5,11 @@ conventions in one place so that the four dashboards look and read the same way:
 
 - the data source is the `${datasource}` template variable (type prometheus);
 - grades A–E have one colour each, scores use the grade floors of `rules/scoring.yaml`;
-- severities and statuses are shown in French with fixed colours;
-- check ids are shown with their French title from `rules/checks/*.yaml`.
+- severities and statuses are shown in words with fixed colours;
+- check ids are shown with their title from `rules/checks/*.yaml`;
+- every word (titles, descriptions, column headers, legends, value mappings) is a catalog
+  message of `rules/messages/dashboards.yaml`, rendered by `Words` in the dashboards' language:
+  French (`LANG`), the SOC's language.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from grafana_foundation_sdk.builders import (
     bargauge,
@@ -35,8 +38,13 @@ from grafana_foundation_sdk.models import text as text_model
 
 from sentinelle.collector.settings import CollectorSettings
 from sentinelle.config import AgentSettings
+from sentinelle.i18n import Catalog
 from sentinelle.rules import CheckMeta, RuleSet
 from sentinelle.scoring import ScoringPolicy
+from sentinelle.texts import severity_name
+
+# The dashboards are built in French, the SOC's language (the catalog holds English too).
+LANG = "fr"
 
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 TAGS = ["sentinelle"]
@@ -51,12 +59,9 @@ GRADES = ("A", "B", "C", "D", "E")
 GRADE_COLOURS = {"A": "green", "B": "light-green", "C": "yellow", "D": "orange", "E": "red"}
 
 # Worst first, as in sentinelle.model.Severity.
-SEVERITY_WORDS = {"critical": "Critique", "high": "Élevée", "medium": "Moyenne", "low": "Faible",
-                  "info": "Information"}
 SEVERITY_COLOURS = {"critical": "dark-red", "high": "orange", "medium": "yellow", "low": "blue",
                     "info": "text"}
-STATUS_WORDS = {"fail": "Échec", "warn": "Attention", "error": "Erreur", "pass": "Conforme",
-                "skip": "Ignoré"}
+# Worst first, as the dashboards list them.
 STATUS_COLOURS = {"fail": "red", "warn": "orange", "error": "purple", "pass": "green",
                   "skip": "text"}
 
@@ -67,6 +72,35 @@ SILENT_AFTER_SECONDS = CollectorSettings().silent_after_seconds
 CHECK_TIMEOUT_SECONDS = AgentSettings().check_timeout_seconds
 
 NEUTRAL = "blue"
+
+
+class Words:
+    """The dashboards' catalog messages (dashboards.*) in one language. Rendering is strict: a
+    message missing an argument fails the build rather than show "?" on a dashboard."""
+
+    def __init__(self, catalog: Catalog, lang: str = LANG) -> None:
+        self.catalog = catalog
+        self.lang = lang
+
+    def __call__(self, key: str, **args: Any) -> str:
+        return self.catalog.render(f"dashboards.{key}", args, self.lang, strict=True)
+
+    def panel(self, key: str) -> tuple[str, str]:
+        """A panel's title and description: `dashboards.KEY.title` and `.description`."""
+        return self(f"{key}.title"), self(f"{key}.description")
+
+    def severity(self, severity: str) -> str:
+        """"Critique", "Élevée"…: the shared severity names, capitalised for a column."""
+        name = severity_name(severity, self.catalog, self.lang)
+        return name[:1].upper() + name[1:]
+
+    def severities(self) -> dict[str, str]:
+        """Severity → its word, worst first."""
+        return {s: self.severity(s) for s in SEVERITY_COLOURS}
+
+    def statuses(self) -> dict[str, str]:
+        """Status → its word, worst first."""
+        return {s: self(f"status.{s}") for s in STATUS_COLOURS}
 
 
 def grade_floors(rules: RuleSet) -> dict[str, float]:
@@ -138,27 +172,28 @@ def grade_letter_mappings() -> list[model.ValueMapping]:
     return [value_map({g: (g, GRADE_COLOURS[g]) for g in GRADES})]
 
 
-def severity_mappings() -> list[model.ValueMapping]:
-    return [value_map({s: (w, SEVERITY_COLOURS[s]) for s, w in SEVERITY_WORDS.items()})]
+def severity_mappings(w: Words) -> list[model.ValueMapping]:
+    return [value_map({s: (word, SEVERITY_COLOURS[s]) for s, word in w.severities().items()})]
 
 
-def status_mappings() -> list[model.ValueMapping]:
-    return [value_map({s: (w, STATUS_COLOURS[s]) for s, w in STATUS_WORDS.items()})]
+def status_mappings(w: Words) -> list[model.ValueMapping]:
+    return [value_map({s: (word, STATUS_COLOURS[s]) for s, word in w.statuses().items()})]
 
 
-def yes_no_mappings(yes_colour: str = "orange",
+def yes_no_mappings(w: Words, yes_colour: str = "orange",
                     no_colour: str = "green") -> list[model.ValueMapping]:
-    """0 and 1 shown as Non and Oui."""
-    return [value_map({"0": ("Non", no_colour), "1": ("Oui", yes_colour)})]
+    """0 and 1 shown as the words for no and yes ("Non", "Oui")."""
+    return [value_map({"0": (w("no"), no_colour), "1": (w("yes"), yes_colour)})]
 
 
-def check_title_mappings(rules: RuleSet) -> list[model.ValueMapping]:
-    """Check id → « French title (id) », so the analyst reads what the check is about."""
-    return [value_map({cid: (f"{m.title['fr']} ({cid})", None)
+def check_title_mappings(rules: RuleSet, w: Words) -> list[model.ValueMapping]:
+    """Check id → « title (id) », so the analyst reads what the check is about."""
+    return [value_map({cid: (f"{m.title[w.lang]} ({cid})", None)
                        for cid, m in sorted(rules.checks.items())})]
 
 
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# A placeholder of a catalog template: {name} or {name:kind}.
+_PLACEHOLDER = re.compile(r"\{(\w+)(?::\w+)?\}")
 
 
 def generic_text(template: str) -> str:
@@ -166,20 +201,21 @@ def generic_text(template: str) -> str:
     return _PLACEHOLDER.sub(lambda m: f"[{m.group(1)}]", template)
 
 
-def check_text_mappings(rules: RuleSet, field: str) -> list[model.ValueMapping]:
-    """Check id → one of its French texts: 'rationale', 'remediation' or 'title'."""
+def check_text_mappings(rules: RuleSet, field: str, w: Words) -> list[model.ValueMapping]:
+    """Check id → one of its texts: 'rationale', 'remediation' or 'title'."""
     def pick(meta: CheckMeta) -> str:
         texts: dict[str, str] = getattr(meta, field)
-        return generic_text(texts["fr"])
+        return generic_text(texts[w.lang])
     return [value_map({cid: (pick(m), None) for cid, m in sorted(rules.checks.items())})]
 
 
-def check_facts_mappings(rules: RuleSet) -> list[model.ValueMapping]:
+def check_facts_mappings(rules: RuleSet, w: Words) -> list[model.ValueMapping]:
     """Check id → its reference severity and ANSSI hygiene measures."""
+    none = w("facts.none")
+
     def facts(meta: CheckMeta) -> str:
-        measures = ", ".join(str(a) for a in meta.anssi) or "aucune"
-        return (f"Gravité de référence : {SEVERITY_WORDS[meta.severity.value]} ; "
-                f"mesures du guide d'hygiène ANSSI : {measures}")
+        measures = ", ".join(str(a) for a in meta.anssi) or none
+        return w("facts", severity=w.severity(meta.severity.value), measures=measures)
     return [value_map({cid: (facts(m), None) for cid, m in sorted(rules.checks.items())})]
 
 
@@ -193,14 +229,14 @@ def link(title: str, url: str) -> dict[str, object]:
     return {"title": title, "url": url, "targetBlank": False}
 
 
-def commune_link() -> dict[str, object]:
+def commune_link(w: Words) -> dict[str, object]:
     """Link from any column of a row that has a `commune` field (INSEE code) to its dashboard."""
-    return link("Ouvrir le tableau de bord de la commune",
+    return link(w("link.commune"),
                 dashboard_url(UID_COMMUNE, "commune", "${__data.fields.commune}"))
 
 
-def check_link() -> dict[str, object]:
-    return link("Voir ce contrôle sur toute la flotte", dashboard_url(UID_CHECK, "check"))
+def check_link(w: Words) -> dict[str, object]:
+    return link(w("link.check"), dashboard_url(UID_CHECK, "check"))
 
 
 def prop(prop_id: str, value: object) -> model.DynamicConfigValue:
@@ -323,7 +359,7 @@ def stat_panel(title: str, description: str, queries: Sequence[Q], *, unit: str 
 
 @dataclass(frozen=True)
 class Column:
-    """How one table column looks: French header, unit, colours, mappings, link, width."""
+    """How one table column looks: header, unit, colours, mappings, link, width."""
 
     header: str
     unit: str | None = None
@@ -343,7 +379,7 @@ def table_panel(title: str, description: str, queries: Sequence[Q], *,
     """An instant table; several queries are merged on their common labels.
 
     `columns` maps a field name (a label, or 'Value' / 'Value #B' for the query values) to its
-    French header and looks; every other field except `hide` keeps its name.
+    header and looks; every other field except `hide` keeps its name.
     """
     instant = [Q(q.expr, q.legend, instant=True, table=True) for q in queries]
     panel = _setup(table.Panel(), title, description, instant, unit, neutral_thresholds(),
@@ -455,10 +491,10 @@ def text_panel(title: str, description: str, content: str, *, width: int = 24,
 # Dashboard
 
 
-def datasource_variable() -> db.DatasourceVariable:
-    return (db.DatasourceVariable("datasource").label("Source de données")
+def datasource_variable(w: Words) -> db.DatasourceVariable:
+    return (db.DatasourceVariable("datasource").label(w("datasource.label"))
             .type("prometheus")
-            .description("Le Prometheus qui collecte le collecteur Sentinelle."))
+            .description(w("datasource.description")))
 
 
 def query_variable(name: str, label: str, query: str, description: str,
@@ -471,17 +507,19 @@ def query_variable(name: str, label: str, query: str, description: str,
     return var
 
 
-def new_dashboard(uid: str, title: str, description: str) -> db.Dashboard:
-    """A Sentinelle dashboard: tag, time range, refresh, links to its siblings."""
+def new_dashboard(uid: str, w: Words, key: str) -> db.Dashboard:
+    """A Sentinelle dashboard: title and description (`dashboards.KEY.title`, `.description`),
+    tag, time range, refresh, links to its siblings."""
+    title, description = w.panel(key)
     return (db.Dashboard(title).uid(uid).description(description).tags(TAGS)
             .timezone("browser").time("now-7d", "now").refresh("5m").editable()
             .tooltip(model.DashboardCursorSync.CROSSHAIR)
-            .annotation(db.AnnotationQuery().name("Annotations et alertes")
+            .annotation(db.AnnotationQuery().name(w("annotations"))
                         .datasource(model.DataSourceRef(type_val="grafana",
                                                         uid="-- Grafana --"))
                         .enable(True).hide(True).icon_color("rgba(0, 211, 255, 1)")
                         .type("dashboard").built_in(1))
-            .link(db.DashboardLink("Tableaux Sentinelle").type(model.DashboardLinkType.DASHBOARDS)
+            .link(db.DashboardLink(w("links")).type(model.DashboardLinkType.DASHBOARDS)
                   .tags(TAGS).as_dropdown(True).include_vars(False).keep_time(True)
                   .target_blank(False).icon("external link").tooltip("")
                   .url("")))

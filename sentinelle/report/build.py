@@ -162,7 +162,7 @@ def build_month(
     settings = settings or ReportSettings()
     rules = load_rules()
     policy = ScoringPolicy.from_data(rules.scoring, str(rules.directory / "scoring.yaml"))
-    catalog = load_catalog()
+    catalog = load_catalog(rules.directory / "report.yaml", rules.catalog)
     builder = SummaryBuilder(store, policy, catalog, settings, silent_after_seconds, now)
     maker = PageMaker(builder, catalog, policy, settings, month, lang or settings.lang)
     return maker.make_many(sorted(builder.communes) if codes is None else codes, pdf)

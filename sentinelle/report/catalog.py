@@ -1,6 +1,8 @@
-"""The plain-language catalog of rules/report.yaml: topics, actions, who does them, effort.
+"""The plain-language actions of the mayors' summary: which entry speaks for each check, who
+acts on it and the effort (rules/report.yaml), with their words in the message catalog
+(rules/messages/report.yaml, rendered by `sentinelle.i18n`).
 
-Every sentence a mayor reads about a finding comes from this catalog, never from the finding's
+Every sentence a mayor reads about a finding comes from these entries, never from the finding's
 own text, which names packages, paths and ports that have no place in a mayor's mailbox.
 """
 
@@ -10,31 +12,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sentinelle import i18n
 from sentinelle.errors import ConfigError
-from sentinelle.rules import LANGS, default_rules_dir
+from sentinelle.rules import default_rules_dir, load_rules
 from sentinelle.validation import Section, load_yaml_file
 
 SPECIAL_KEYS = ("silent", "check_errors", "not_enrolled")
+# The words each kind of entry has in the catalog: report.KIND.KEY.FIELD.
+FIELDS = {"entry": ("topic", "action", "why"), "special": ("action", "why"),
+          "routine": ("action", "why")}
+WHO, EFFORT = "report.who.", "report.effort."
 
 
 @dataclass(frozen=True)
 class ActionText:
-    """One catalog entry: what it is about, what to do, why, who and how much effort."""
+    """One entry: its key, who does it and how much effort; its words are catalog messages."""
 
     key: str
-    topic: dict[str, str]
-    action: dict[str, str]
-    why: dict[str, str]
-    who: str
-    effort: str
+    who: str  # report.who.<who>
+    effort: str  # report.effort.<effort>
+    kind: str = "entry"  # entry, special or routine
+
+    def message(self, field: str) -> str:
+        """The catalog id of one of its words: 'topic', 'action' or 'why'."""
+        return f"report.{self.kind}.{self.key}.{field}"
 
 
 @dataclass(frozen=True)
 class Catalog:
-    """rules/report.yaml, validated."""
+    """rules/report.yaml, validated against the message catalog that holds its words."""
 
-    who: dict[str, dict[str, str]]
-    effort: dict[str, dict[str, str]]
+    messages: i18n.Catalog
     entries: dict[str, ActionText]
     special: dict[str, ActionText]
     routine: tuple[ActionText, ...]
@@ -47,46 +55,47 @@ class Catalog:
                 return self.entries[key]
         return self.entries["default"]
 
+    def text(self, entry: ActionText, field: str, lang: str) -> str:
+        """The entry's topic, action or why in `lang`."""
+        return self.messages.render(entry.message(field), {}, lang)
 
-def _texts(section: Section, name: str) -> dict[str, str]:
-    sub = section.section(name)
-    texts = {lang: sub.str(lang) for lang in LANGS}
-    sub.done()
-    return texts
+    def who(self, entry: ActionText, lang: str) -> str:
+        return self.messages.render(WHO + entry.who, {}, lang)
 
+    def effort(self, entry: ActionText, lang: str) -> str:
+        return self.messages.render(EFFORT + entry.effort, {}, lang)
 
-def _labels(top: Section, name: str) -> dict[str, dict[str, str]]:
-    sec = top.section(name)
-    labels = {str(key): _texts(sec, str(key)) for key in list(sec.data)}
-    sec.done()
-    if not labels:
-        raise top.error(name, "at least one entry")
-    return labels
+    def all_entries(self) -> list[ActionText]:
+        return [*self.entries.values(), *self.special.values(), *self.routine]
 
 
-def _entry(
-    sec: Section, key: str, who: dict[str, Any], effort: dict[str, Any], topic: bool = True
-) -> ActionText:
+def _suffixes(messages: i18n.Catalog, prefix: str) -> tuple[str, ...]:
+    return tuple(sorted(m.id[len(prefix):] for m in messages if m.id.startswith(prefix)))
+
+
+def _entry(sec: Section, key: str, kind: str, messages: i18n.Catalog) -> ActionText:
     entry = ActionText(
         key=key,
-        topic=_texts(sec, "topic") if topic else {lang: "" for lang in LANGS},
-        action=_texts(sec, "action"),
-        why=_texts(sec, "why"),
-        who=sec.choice("who", tuple(who)),
-        effort=sec.choice("effort", tuple(effort)),
+        who=sec.choice("who", _suffixes(messages, WHO)),
+        effort=sec.choice("effort", _suffixes(messages, EFFORT)),
+        kind=kind,
     )
+    missing = [entry.message(f) for f in FIELDS[kind] if entry.message(f) not in messages]
+    if missing:
+        raise ConfigError(sec.source, sec.prefix, "its words in rules/messages/report.yaml",
+                          "no " + ", ".join(missing))
     return entry
 
 
-def parse_catalog(data: Any, source: str) -> Catalog:
+def parse_catalog(data: Any, source: str, messages: i18n.Catalog) -> Catalog:
+    """The entries of rules/report.yaml as read from `data`; their words must be in `messages`
+    and every report.entry/special/routine message must belong to an entry."""
     top = Section(source, "", data)
-    who = _labels(top, "who")
-    effort = _labels(top, "effort")
     entries_sec = top.section("entries")
     entries: dict[str, ActionText] = {}
     for key in list(entries_sec.data):
         sec = entries_sec.section(str(key))
-        entries[str(key)] = _entry(sec, str(key), who, effort)
+        entries[str(key)] = _entry(sec, str(key), "entry", messages)
         sec.done()
     entries_sec.done()
     if "default" not in entries:
@@ -97,7 +106,7 @@ def parse_catalog(data: Any, source: str) -> Catalog:
         sec = special_sec.section(key)
         if not sec.data:
             raise special_sec.error(key, "an entry (this key is required)")
-        special[key] = _entry(sec, key, who, effort)
+        special[key] = _entry(sec, key, "special", messages)
         sec.done()
     special_sec.done()
     routine: list[ActionText] = []
@@ -107,17 +116,29 @@ def parse_catalog(data: Any, source: str) -> Catalog:
         if key in ids:
             raise sec.error("id", "an id used once", key)
         ids.add(key)
-        routine.append(_entry(sec, key, who, effort, topic=False))
+        routine.append(_entry(sec, key, "routine", messages))
         sec.done()
     if len(routine) < 3:
         raise top.error("routine", "at least three routine actions (to always show three)")
     top.done()
-    return Catalog(who, effort, entries, special, tuple(routine))
+    catalog = Catalog(messages, entries, special, tuple(routine))
+    used = {e.message(f) for e in catalog.all_entries() for f in FIELDS[e.kind]}
+    orphans = sorted(
+        m.id for m in messages
+        if m.id.startswith(tuple(f"report.{kind}." for kind in FIELDS)) and m.id not in used
+    )
+    if orphans:
+        raise ConfigError(source, "entries", "an entry for every report.entry, report.special "
+                          "and report.routine message", ", ".join(orphans))
+    return catalog
 
 
-def load_catalog(path: Path | None = None) -> Catalog:
-    """rules/report.yaml of the rules directory in use (or `path`)."""
+def load_catalog(path: Path | None = None, messages: i18n.Catalog | None = None) -> Catalog:
+    """rules/report.yaml of the rules directory in use (or `path`), its words from `messages`
+    (by default the catalog of the same rules directory)."""
     path = path or default_rules_dir() / "report.yaml"
     if not path.is_file():
-        raise ConfigError(str(path), "(file)", "the report catalog rules/report.yaml")
-    return parse_catalog(load_yaml_file(path), str(path))
+        raise ConfigError(str(path), "(file)", "the report's entries rules/report.yaml")
+    if messages is None:
+        messages = load_rules(path.parent).catalog
+    return parse_catalog(load_yaml_file(path), str(path), messages)

@@ -54,7 +54,8 @@ HISTORY_MONTHS = 12
 RECOVERABLE_AGE = timedelta(days=8)
 # A backup or restore test dated later than the Report by more than this is no evidence (the
 # backups.freshness check itself cannot judge a backup an hour in the future, see
-# FUTURE_TOLERANCE_SECONDS in checks/backups.py; a date years ahead would count as fresh forever).
+# FUTURE_TOLERANCE_SECONDS in checks/backups/checks.py; a date years ahead would count as fresh
+# forever).
 FUTURE_TOLERANCE = timedelta(hours=1)
 # Population bands for the comparison (inhabitants, lower bound included).
 POPULATION_BANDS: tuple[tuple[int, int | None], ...] = (

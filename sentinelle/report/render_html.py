@@ -85,7 +85,6 @@ def _grade_box(page: Page) -> str:
 
 
 def _actions(page: Page) -> str:
-    colon = "&nbsp;: " if page.lang == "fr" else ": "  # French puts a space before a colon
     rows = []
     for i, a in enumerate(page.actions, start=1):
         detail = f" · {_e(a.detail)}" if a.detail else ""
@@ -99,8 +98,7 @@ def _actions(page: Page) -> str:
             f'color:#ffffff;font-weight:bold;font-size:13px;">{i}</td></tr></table></td>'
             f'<td valign="top" style="{FONT}padding:4px 0 6px 6px;font-size:13px;color:{INK};">'
             f'<div style="font-weight:bold;">{_e(a.text)}</div>'
-            f'<div style="color:{INK};">{_e(page.who_label)}{colon}{_e(a.who)} · '
-            f"{_e(page.effort_label)}{colon}{_e(a.effort)}{detail}</div>"
+            f'<div style="color:{INK};">{_e(a.who)} · {_e(a.effort)}{detail}</div>'
             f'<div style="color:{MUTED};font-size:12px;">{_e(a.why)}</div></td></tr>'
         )
     return (
@@ -148,7 +146,7 @@ def _backup(page: Page) -> str:
         '<table role="presentation" cellpadding="0" cellspacing="0" border="0" '
         'style="margin-top:4px;"><tr>'
         f'<td style="{FONT}font-size:13px;color:{INK};padding-right:8px;">'
-        f"{_e(page.backup_question)}</td>"
+        f"{_e(page.backup_prompt)}</td>"
         f'<td bgcolor="{colour}" style="{FONT}background:{colour};color:#ffffff;'
         f'font-size:13px;font-weight:bold;padding:1px 10px;border-radius:3px;">'
         f"{_e(page.backup_answer)}</td></tr></table>"

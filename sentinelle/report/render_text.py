@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import textwrap
 
-from sentinelle.report.wording import NBSP, Page
+from sentinelle.report.wording import NBSP, NO_GRADE, Page
+
+NNBSP = "\u202f"  # Babel groups French thousands with it: "1 999"
 
 WIDTH = 72
 
 
 def _wrap(text: str, indent: str = "", first: str | None = None) -> list[str]:
-    # NBSP keeps "3 mars 2026" and "1 999" together; wrap on ordinary spaces only.
+    # No-break spaces keep "143 jours", "1 999" and "Qui :" together; wrap on ordinary spaces.
     return textwrap.wrap(
         text,
         WIDTH,
@@ -27,9 +29,7 @@ def _title(text: str) -> list[str]:
 
 def render_text(page: Page) -> str:
     out: list[str] = [page.title, page.commune + " — " + page.period + " · " + page.hosts, ""]
-    out.append(f"{page.grade_label} : {page.grade or '–'} ({page.grade_text})"
-               if page.lang == "fr"
-               else f"{page.grade_label}: {page.grade or '–'} ({page.grade_text})")
+    out.append(page.grade_line)
     for row in page.scale:
         bar = "█" * (3 + 2 * "ABCDE".index(row.grade))
         marker = f"  ◀ {page.your_commune}" if row.current else ""
@@ -44,8 +44,7 @@ def render_text(page: Page) -> str:
     out += _title(page.actions_title)
     for i, a in enumerate(page.actions, start=1):
         out += _wrap(a.text, "   ", f"{i}. ")
-        sep = " : " if page.lang == "fr" else ": "
-        who = f"{page.who_label}{sep}{a.who} · {page.effort_label}{sep}{a.effort}"
+        who = f"{a.who} · {a.effort}"
         if a.detail:
             who += f" · {a.detail}"
         out += _wrap(who, "   ")
@@ -57,13 +56,13 @@ def render_text(page: Page) -> str:
     for line in page.incidents:
         out += _wrap(line, "  ", "- ")
     out += _title(page.backup_title)
-    out += _wrap(f"{page.backup_question} {page.backup_answer.upper()}")
+    out += _wrap(page.backup_line)
     for line in page.backup_lines:
         out += _wrap(line)
     out += _title(page.comparison_title)
     out += _wrap(page.comparison)
     out += _title(page.chart_title)
-    out += _wrap("  ".join(f"{p.label} {p.grade or '–'}" for p in page.chart))
+    out += _wrap("  ".join(f"{p.label} {p.grade or NO_GRADE}" for p in page.chart))
     out += _title(page.contacts_title)
     out += _wrap(page.soc)
     out += _wrap(page.emergency_intro)
@@ -74,4 +73,4 @@ def render_text(page: Page) -> str:
     out.append("")
     out += _wrap(page.footer)
     # Non-breaking spaces only served the wrapping above: plain spaces suit every mail reader.
-    return "\n".join(out).replace(NBSP, " ") + "\n"
+    return "\n".join(out).replace(NBSP, " ").replace(NNBSP, " ") + "\n"

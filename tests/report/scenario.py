@@ -36,7 +36,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sentinelle.checks.backups import record_restore_test
+from sentinelle.checks.backups.checks import record_restore_test
 from sentinelle.collector.records import DailySnapshot
 from sentinelle.collector.settings import RateLimit
 from sentinelle.collector.store import Store

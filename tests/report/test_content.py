@@ -93,12 +93,12 @@ def test_backup_statement(builder: SummaryBuilder, catalog: Catalog) -> None:
     assert s.backup.last_restore_test == date(2026, 2, 3)
     assert s.backup.offline_copy is True
     text = _text(builder, catalog, "01001")
-    assert "Les données de la semaine dernière sont-elles récupérables ? OUI" in text
+    assert "Données de la semaine dernière récupérables : OUI" in text
     assert "Dernier test de restauration : 3 février 2026." in " ".join(text.split())
     bourg = builder.build("01003", MONTH)
     assert (bourg.backup.answer, bourg.backup.reason) == ("no", "no_backup")
     assert bourg.backup.last_restore_test is None
-    assert "récupérables ? NON" in _text(builder, catalog, "01003")
+    assert "récupérables : NON" in _text(builder, catalog, "01003")
 
 
 def test_comparison_counts_only_same_size_peers_of_the_departement_and_names_none(
@@ -156,7 +156,7 @@ def test_no_data_is_said_honestly_never_as_a_grade(
 
 def test_english_version(builder: SummaryBuilder, catalog: Catalog) -> None:
     text = " ".join(_text(builder, catalog, "01001", "en").split())
-    assert "Can last week's data be recovered? YES" in text
-    assert "On 12 March 2026: security updates (on 2 servers)." in text
+    assert "Last week's data recoverable: YES" in text
+    assert "On March 12, 2026: security updates (on 2 servers)." in text
     assert "Improving: the grade went from C to B since February 2026." in text
     assert "Qui" not in text and "serveur" not in text

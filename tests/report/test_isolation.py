@@ -105,7 +105,7 @@ def test_a_hostile_report_changes_nothing_for_the_others_and_is_read_as_unknown(
         assert _text(outcomes, code) == _text(clean, code)
     broken, before = _summary(outcomes, HOSTILE), _summary(clean, HOSTILE)
     assert (broken.backup.answer, broken.backup.reason) == ("unknown", EXPECTED_REASON[shape])
-    assert "Les données de la semaine dernière sont-elles récupérables ? INCONNU" in _text(
+    assert "Données de la semaine dernière récupérables : INCONNU" in _text(
         outcomes, HOSTILE)
     # Everything else on its page is what it was: no alert, fix or action made up from garbage.
     assert (broken.current, broken.actions, broken.fixed, broken.incidents) == (
@@ -136,7 +136,7 @@ def test_every_hostile_shape_at_once_through_the_command(
         f"{code}-2026-03.{ext}" for code in COMMUNES for ext in ("html", "pdf", "txt")
     )
     text = " ".join((out / f"{HOSTILE}-2026-03.txt").read_text(encoding="utf-8").split())
-    assert "récupérables ? INCONNU" in text
+    assert "récupérables : INCONNU" in text
     for code in COMMUNES:
         info = subprocess.run([pdfinfo, str(out / f"{code}-2026-03.pdf")], capture_output=True,
                               text=True, check=True, timeout=60).stdout

@@ -157,7 +157,7 @@ def test_monthly_send_delivers_a_complete_french_email(
     plain, related = list(alternative.iter_parts())  # type: ignore[union-attr]
     assert plain["Content-Transfer-Encoding"] == "quoted-printable"
     text = plain.get_content()  # type: ignore[union-attr]
-    assert "Les données de la semaine dernière sont-elles récupérables ? OUI" in text
+    assert "Données de la semaine dernière récupérables : OUI" in text
     html_part, png = list(related.iter_parts())  # type: ignore[union-attr]
     html = html_part.get_content()  # type: ignore[union-attr]
     cid = png["Content-ID"].strip("<>")

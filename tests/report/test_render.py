@@ -10,22 +10,25 @@ import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from sentinelle.i18n import LANGS
 from sentinelle.report.catalog import Catalog
 from sentinelle.report.chart import HEIGHT, SCALE, WIDTH, render_chart
 from sentinelle.report.config import ReportSettings
-from sentinelle.report.content import SummaryBuilder
+from sentinelle.report.content import Month, SummaryBuilder
 from sentinelle.report.pdf import ChromiumPdf, find_chromium
 from sentinelle.report.render_html import render_html
 from sentinelle.report.render_text import render_text
-from sentinelle.report.wording import GRADE_COLOURS, MONTHS, SHORT_MONTHS, Page, T, build_page
+from sentinelle.report.wording import GRADE_COLOURS, Page, build_page, format_month, short_month
 from sentinelle.scoring import ScoringPolicy
 from tests.conftest import need, need_tool
 from tests.report.scenario import MONTH, PEERS, Scenario
+from tests.report.words import foreign_words_in, report_fragments
 
 CODES = ("01001", "01003", "01007", "01008", "01010")
 
@@ -95,20 +98,13 @@ def _static_vocabulary(catalog: Catalog) -> set[str]:
     """Every word the page may legitimately contain: a package named like one of them
     ("login", "at") cannot be told apart from prose, and reveals nothing."""
     texts: list[str] = []
-    for table in T.values():
-        texts += table.values()
-    for entries in (catalog.entries, catalog.special):
-        for e in entries.values():
-            texts += [*e.topic.values(), *e.action.values(), *e.why.values()]
-    for r in catalog.routine:
-        texts += [*r.action.values(), *r.why.values()]
-    for labels in (catalog.who, catalog.effort):
-        for v in labels.values():
-            texts += v.values()
+    for lang in LANGS:
+        texts += [fragment for _, fragment in report_fragments(catalog.messages, lang)]
+        texts += [format_month(Month(2026, m), lang) for m in range(1, 13)]
+        texts += [short_month(Month(2026, m), lang) for m in range(1, 13)]
     contacts = ReportSettings().contacts
     for steps in contacts.emergency.values():
         texts += steps
-    texts += [*MONTHS["fr"], *MONTHS["en"], *SHORT_MONTHS["fr"], *SHORT_MONTHS["en"]]
     return {w.lower() for t in texts for w in re.findall(r"[\w.+-]+", t)}
 
 
@@ -126,7 +122,7 @@ def test_email_html_is_self_contained_tables_and_inline_styles(rendered: list[Re
         # Every element that carries presentation does it inline; no class hooks.
         assert "class=" not in html
         # Typography of each language: a space before the colon in French only.
-        assert ("Qui&nbsp;: " if r.lang == "fr" else "Who: ") in html
+        assert ("Qui\u00a0: " if r.lang == "fr" else "Who: ") in html
         alt = re.search(r'<img [^>]*alt="([^"]+)"', html)
         assert alt is not None and ("mois par mois" if r.lang == "fr" else "month by month") in (
             alt.group(1)
@@ -235,10 +231,23 @@ def test_no_technical_detail_reaches_the_mayor(
             assert _leaks(body, patterns) == [], (r.code, r.lang, kind)
 
 
+def test_each_page_speaks_one_language(
+    rendered: list[Rendered], catalog: Catalog, tmp_path: Path
+) -> None:
+    """No French page (HTML, text or printed PDF) holds a catalog text of the English one, and
+    the reverse."""
+    for r in rendered:
+        html = re.sub(r"<[^>]+>", " ", re.sub(r'src="data:[^"]+"', "", r.html)).replace(
+            "&nbsp;", " ")
+        for kind, body in (("html", unescape(html)), ("text", r.text),
+                           ("pdf", _pdf_text(r.pdf, tmp_path))):
+            assert foreign_words_in(body, catalog.messages, r.lang) == [], (r.code, r.lang, kind)
+
+
 def test_pdf_text_is_french_with_accents(rendered: list[Rendered], tmp_path: Path) -> None:
     r = next(r for r in rendered if r.code == "01001" and r.lang == "fr")
     text = " ".join(_pdf_text(r.pdf, tmp_path).split())
     assert "Point mensuel de sécurité informatique" in text
-    assert "Les données de la semaine dernière sont-elles récupérables ?" in text
+    assert "Données de la semaine dernière récupérables :" in text
     assert "17Cyber" in text and "CERT-FR" in text
     assert not any(p.name in text for p in PEERS)
