@@ -18,7 +18,7 @@ from prometheus_client.core import (
     Metric,
 )
 
-from sentinelle.i18n import DEFAULT_LANG
+from sentinelle.i18n import DEFAULT_LANG, parse_message
 from sentinelle.model import Report, Severity, Status
 
 PREFIX = "sentinelle_"
@@ -67,15 +67,21 @@ AGENT_HEALTH: tuple[tuple[str, str, bool], ...] = (
 
 @lru_cache(maxsize=4)
 def _help_texts(lang: str) -> dict[str, str]:
-    """`metric.<name>` of the catalog, in one language (no placeholder: no Babel)."""
-    from sentinelle.rules import default_rules_dir, load_catalog
+    """`metric.<name>` of rules/messages/metrics.yaml, in one language. Only that file is read
+    (the agent's daemon pays for no other catalog), and its texts have no placeholder: no
+    Babel either."""
+    from sentinelle.i18n import render_message
+    from sentinelle.rules import default_rules_dir
+    from sentinelle.validation import load_yaml_file
 
-    catalog = load_catalog(default_rules_dir())
-    return {
-        m.id.removeprefix("metric."): catalog.render(m.id, {}, lang)
-        for m in catalog
-        if m.id.startswith("metric.")
-    }
+    path = default_rules_dir() / "messages" / "metrics.yaml"
+    data = load_yaml_file(path)
+    texts: dict[str, str] = {}
+    for msg_id, entry in (data or {}).items():
+        if str(msg_id).startswith("metric."):
+            message = parse_message(str(msg_id), entry, str(path))
+            texts[message.id.removeprefix("metric.")] = render_message(message, {}, lang)
+    return texts
 
 
 def metric_help(name: str, lang: str = DEFAULT_LANG) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -17,7 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import Response, StreamResponse
 from aiohttp.web_runner import BaseSite, SockSite
+
+_log = logging.getLogger("sentinelle.collector.guard")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -218,6 +225,51 @@ class _GuardedProtocol(asyncio.Protocol):
             self._inner.resume_writing()
 
 
+_PROBLEM_TYPE = "application/problem+json"
+
+
+class ProblemRequestHandler(RequestHandler):
+    """aiohttp's connection handler, answering requests its HTTP parser refuses (a NUL in a
+    header, two Content-Length headers…) with a problem document like every other refusal,
+    and logging them without the offending bytes: they may hold an agent's key."""
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> StreamResponse:
+        if status >= 500:
+            return super().handle_error(request, status, exc, message)
+        _log.warning("malformed HTTP request from %s refused (%d, %s)", request.remote, status,
+                     type(exc).__name__ if exc is not None else "bad request")
+        if request.writer.output_size > 0:
+            raise ConnectionError("a response was already sent on this connection")
+        body = json.dumps({
+            "type": "about:blank",
+            "title": "Malformed HTTP request",
+            "status": status,
+            "detail": "the request line, a header or the body framing (Content-Length, "
+                      "Transfer-Encoding) is not valid HTTP/1.1",
+        })
+        response = Response(status=status, text=body, content_type=_PROBLEM_TYPE)
+        response.force_close()
+        return response
+
+
+def _handler_for(server: web.Server) -> asyncio.Protocol:
+    """A ProblemRequestHandler for this aiohttp server, built the way `Server.__call__` builds
+    its own (aiohttp has no hook to choose the handler class)."""
+    loop = getattr(server, "_loop", None)
+    kwargs = getattr(server, "_kwargs", None)
+    if loop is None or not isinstance(kwargs, dict):
+        return server()  # an aiohttp that changed its insides: its own handler still works
+    return ProblemRequestHandler(server, loop=loop, **kwargs)
+
+
 class GuardedSockSite(SockSite):
     """aiohttp's SockSite with every connection passing through a ConnectionGuard."""
 
@@ -233,7 +285,7 @@ class GuardedSockSite(SockSite):
         assert server is not None
         guard = self._guard
         self._server = await loop.create_server(
-            lambda: guard.protocol(server()),
+            lambda: guard.protocol(_handler_for(server)),
             sock=self._sock,
             ssl=self._ssl_context,
             backlog=self._backlog,

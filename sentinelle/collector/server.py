@@ -66,6 +66,7 @@ PROBLEM = "application/problem+json"
 _ENCODE = msgspec.json.Encoder().encode
 MAX_TOKEN_LENGTH = 256
 REPORTS_PATH = "/api/v1/reports"
+LISTEN_BACKLOG = 1024  # a fleet waking at once queues in the kernel, not refused
 
 
 def problem(
@@ -692,7 +693,7 @@ def listening_socket(settings: CollectorSettings) -> socket.socket:
     host, _, port = settings.listen_address.rpartition(":")
     host = host.strip("[]")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, int(port)), family=family, backlog=1024)
+    sock = socket.create_server((host, int(port)), family=family, backlog=LISTEN_BACKLOG)
     sock.set_inheritable(True)
     return sock
 
@@ -724,7 +725,10 @@ async def serve(
         service.trusted_proxies,
         on_refused=lambda why: service.refused.labels(f"connections_{why}").inc(),
     )
-    site = GuardedSockSite(runner, sock, guard, ssl_context=ssl_context(service.settings))
+    # The backlog again: create_server listens anew with the site's own (aiohttp's 128).
+    site = GuardedSockSite(
+        runner, sock, guard, ssl_context=ssl_context(service.settings), backlog=LISTEN_BACKLOG
+    )
     await site.start()
     bound = sock.getsockname()
     if ready is not None:
