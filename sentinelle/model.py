@@ -155,7 +155,9 @@ class Score:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "value": round(self.value, 2),
+            # Six decimals: the score is a ratio now, and the collector, its workers and the
+            # agent must agree on it to a millionth whichever copy they read.
+            "value": round(self.value, 6),
             "grade": self.grade,
             "capped_by": self.capped_by,
             "open_by_severity": dict(self.open_by_severity),
