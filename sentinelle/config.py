@@ -1,16 +1,19 @@
 """The agent's configuration: embedded defaults, overridden by one YAML file.
 
 Every key is known: an unknown key, a wrong type or an impossible value is a ConfigError that
-names the file and the dotted key.
+names the file, the line and the dotted key. A check's parameters are validated against its
+declared Params (sentinelle.params), whose defaults live in rules/checks/*.yaml.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sentinelle.errors import ConfigError
+from sentinelle.params import ParamSpec, as_specs, locate, validate
 from sentinelle.validation import Section, load_yaml_file
 
 DEFAULT_STATE_DIR = "/var/lib/sentinelle"
@@ -163,41 +166,62 @@ def _push(sec: Section) -> PushSettings:
     return out
 
 
-def _checks(sec: Section, known: dict[str, dict[str, Any]] | None) -> dict[str, CheckSettings]:
-    families = {k.split(".", 1)[0] for k in known} if known is not None else set()
+# What the config may say about each check: its declared parameters (sentinelle.params specs
+# by name), or, for callers that only know them, its default values by name.
+KnownParams = Mapping[str, Mapping[str, Any]]
+
+
+def _checks(sec: Section, known: KnownParams | None) -> dict[str, CheckSettings]:
+    """`checks: {<check id or family>: {enabled: bool, <parameter>: value}}`, each parameter
+    validated against the declaration of the checks it reaches (type, bounds, name)."""
+    specs = {cid: as_specs(declared) for cid, declared in (known or {}).items()}
     result: dict[str, CheckSettings] = {}
     for key in list(sec.data):
-        sub = sec.section(str(key))
-        if known is not None and key not in known and key not in families:
-            raise sub.error("", "a known check id or family (see `sentinelle checks`)", key)
+        key = str(key)
+        sub = sec.section(key)
+        reached = [cid for cid in specs if cid == key or cid.startswith(key + ".")]
+        if known is not None and not reached:
+            raise sec.error(key, "a known check id or family (see `sentinelle checks`)", key)
         enabled = sub.bool("enabled", True)
+        values = {str(n): sub.raw(str(n)) for n in list(sub.data) if n != "enabled"}
         params: dict[str, Any] = {}
-        defaults = (known or {}).get(str(key), {})
-        for name in list(sub.data):
-            if name == "enabled":
-                continue
-            if known is not None and name not in defaults:
-                allowed = ", ".join(sorted(defaults)) or "only 'enabled'"
-                raise sub.error(str(name), f"a threshold of this check ({allowed})")
-            value = sub.raw(str(name))
-            default = defaults.get(name)
-            if (
-                default is not None
-                and type(value) is not type(default)
-                and not (isinstance(default, float) and isinstance(value, int))
-            ):
-                raise sub.error(str(name), f"a {type(default).__name__}", value)
-            params[str(name)] = value
+        if known is None:
+            params = values
+        elif key in specs:
+            params = validate(specs[key], values, sec.source, ["checks", key])
+        else:
+            # A family: each parameter reaches the checks of the family that declare it.
+            declared: dict[str, ParamSpec] = {}
+            for cid in reached:
+                for name, spec in specs[cid].items():
+                    declared.setdefault(name, spec)
+            params = validate(declared, values, sec.source, ["checks", key],
+                              "a parameter of a check of this family")
+            for cid in reached:
+                validate({n: s for n, s in specs[cid].items() if n in params},
+                         {n: v for n, v in values.items() if n in specs[cid]},
+                         sec.source, ["checks", key])
         sub.done()
-        result[str(key)] = CheckSettings(enabled=enabled, params=params)
+        result[key] = CheckSettings(enabled=enabled, params=params)
     sec.done()
     return result
 
 
-def parse_config(
-    data: Any, source: str, known_params: dict[str, dict[str, Any]] | None = None
-) -> Config:
-    """Build a Config from parsed YAML; `known_params` maps check ids to their thresholds."""
+def overrides_for(config: Config, check_id: str, declared: Iterable[str]) -> dict[str, Any]:
+    """The config's values for a check's parameters: its family's, then its own (which win);
+    a family's value reaches only the checks that declare that parameter."""
+    names = set(declared)
+    out: dict[str, Any] = {}
+    for key in (check_id.split(".", 1)[0], check_id):
+        settings = config.checks.get(key)
+        if settings is not None:
+            out.update({n: v for n, v in settings.params.items() if n in names})
+    return out
+
+
+def parse_config(data: Any, source: str, known_params: KnownParams | None = None) -> Config:
+    """Build a Config from parsed YAML; `known_params` maps check ids to their declared
+    parameters (without it, check sections are not checked against any check)."""
     top = Section(source, "", data)
     agent = _agent(top.section("agent"))
     checks = _checks(top.section("checks"), known_params)
@@ -214,11 +238,17 @@ def parse_config(
     return Config(source, agent, checks, backups, ports, push, rules_dir)
 
 
-def load_config(
-    path: str | Path | None, known_params: dict[str, dict[str, Any]] | None = None
-) -> Config:
-    """The embedded defaults when `path` is None, else the file parsed strictly."""
+def load_config(path: str | Path | None, known_params: KnownParams | None = None) -> Config:
+    """The embedded defaults when `path` is None, else the file parsed strictly; an error names
+    the file, the line and the key."""
     if path is None:
         return Config()
     p = Path(path)
-    return parse_config(load_yaml_file(p), str(p), known_params)
+    data = load_yaml_file(p)
+    try:
+        return parse_config(data, str(p), known_params)
+    except ConfigError as exc:
+        # Check ids hold dots: they are keys of `checks`, not levels below it.
+        checks = data.get("checks") if isinstance(data, dict) else None
+        ids = [str(k) for k in checks] if isinstance(checks, dict) else []
+        raise locate(exc, p, ids) from exc

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from sentinelle import __version__
 from sentinelle.checks.base import Check, CheckContext, registry
-from sentinelle.config import Config, load_config
+from sentinelle.config import Config, load_config, overrides_for
 from sentinelle.errors import ConfigError
 from sentinelle.facts import host_facts
 from sentinelle.host import Host
 from sentinelle.model import CheckRun, Finding, Report, Status, worst_status
+from sentinelle.params import ParamSpec, build_params, inferred_specs, specs_of
 from sentinelle.rules import RuleSet, load_rules
 from sentinelle.scoring import ScoringPolicy, score_findings
 
@@ -34,8 +35,14 @@ class Setup:
     checks: tuple[Check, ...]
 
 
-def known_params(rules: RuleSet) -> dict[str, dict[str, object]]:
-    return {cid: dict(meta.params) for cid, meta in rules.checks.items()}
+def known_params(rules: RuleSet) -> dict[str, dict[str, ParamSpec]]:
+    """The parameters each check declares (its Params), for validating config overrides; a
+    check with metadata but no code yet is known by its defaults' types."""
+    reg = registry()
+    return {
+        cid: specs_of(reg[cid].Params) if cid in reg else inferred_specs(meta.params)
+        for cid, meta in rules.checks.items()
+    }
 
 
 def build_setup(
@@ -65,10 +72,10 @@ def build_setup(
         meta = rules.checks.get(check_id)
         if meta is None:
             raise ConfigError(str(rules.directory / "checks"), check_id, "metadata for this check")
-        params = dict(meta.params)
-        for key in (check_id.split(".", 1)[0], check_id):
-            if key in config.checks:
-                params.update(config.checks[key].params)
+        # Defaults from rules/, then the family's and the check's overrides from the config,
+        # each validated against the check's Params.
+        overrides = overrides_for(config, check_id, specs_of(cls.Params))
+        params = build_params(cls.Params, check_id, meta.params, meta.source, overrides)
         checks.append(cls(meta, params, context))
     return Setup(rules, config, scoring, tuple(checks))
 

@@ -74,7 +74,7 @@ ports: {scan_targets: [127.0.0.1]}
         (
             "checks: {patching.last_upgrade: {max_days: soon}}\n",
             "checks.patching.last_upgrade.max_days",
-            "a int",
+            "an integer",
         ),
         (
             "backups: {locations: [{name: a, type: tape, path: /x}]}\n",
@@ -132,10 +132,10 @@ def test_config_override_reaches_check_params(tmp_path: Path) -> None:
         value * 2 if isinstance(value, (int, float)) and not isinstance(value, bool) else value
     )
     path = write(tmp_path, f"checks:\n  {key}: {{{name}: {new_value!r}}}\n")
-    assert known_params(rules)[key][name] == value
+    assert known_params(rules)[key][name].kind is type(value)
     setup = build_setup(path, [key])
     (check,) = [c for c in setup.checks if c.id == key]
-    assert check.params[name] == new_value
+    assert getattr(check.params, name) == new_value
 
 
 def test_example_configs_are_valid() -> None:

@@ -30,9 +30,31 @@ def test_family_of_id_matches_module_and_file() -> None:
     for check_id, cls in registry().items():
         assert CHECK_ID.match(check_id)
         family = check_id.split(".")[0]
-        assert cls.__module__.split(".")[2].split("_")[0] == family, cls.__module__
+        assert cls.__module__.startswith(f"sentinelle.checks.{family}."), cls.__module__
         assert Path(rules.checks[check_id].source).name == f"{family}.yaml"
         assert cls.__doc__, f"{cls.__name__} needs a docstring"
+
+
+def test_families_are_packages_with_metadata_and_tests() -> None:
+    """A family is a package (sentinelle/checks/<family>/checks.py holds its checks), has its
+    metadata in rules/checks/<family>.yaml and its tests in tests/checks/<family>/: the three
+    agree, and every registered check lives in its family's checks module."""
+    checks_dir = ROOT / "sentinelle" / "checks"
+    packages = {p.parent.name for p in checks_dir.glob("*/__init__.py")}
+    families = {check_id.split(".")[0] for check_id in registry()}
+    metadata = {p.stem for p in (ROOT / "rules" / "checks").glob("*.yaml")}
+    tested = {p.name for p in (ROOT / "tests" / "checks").iterdir() if p.is_dir()
+              and any(p.glob("test_*.py"))}
+    assert packages == families == metadata, (packages, families, metadata)
+    assert families <= tested, families - tested
+    for family in families:
+        assert (checks_dir / family / "checks.py").is_file(), family
+    for check_id, cls in registry().items():
+        family = check_id.split(".")[0]
+        assert cls.__module__ == f"sentinelle.checks.{family}.checks", (check_id, cls.__module__)
+    # No check module left flat beside the framework's own files.
+    flat = {p.name for p in checks_dir.glob("*.py")}
+    assert flat <= {"__init__.py", "base.py", "privileges.py", "params.py"}, flat
 
 
 def test_texts_exist_in_both_languages_and_anssi_is_real() -> None:

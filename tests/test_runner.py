@@ -27,6 +27,7 @@ META = CheckMeta(
     title={"fr": "t", "en": "t"},
     rationale={"fr": "r", "en": "r"},
     remediation={"fr": "Faire {what}", "en": "Do {what}"},
+    messages=("test.sample.bad", "test.sample.remediation"),
 )
 RELEASE = threading.Event()
 
@@ -50,7 +51,7 @@ class Good(Check):
     id = "test.sample"
 
     def run(self, host: Host) -> Iterable[Finding]:
-        yield self.finding(Status.FAIL, "bad", {"n": 1}, what="the thing")
+        yield self.say(Status.FAIL, "bad", {"what": "the thing", "n": 1}, {"n": 1})
 
 
 @pytest.fixture
@@ -88,7 +89,8 @@ def test_finding_carries_metadata(context: CheckContext, tmp_path: Path) -> None
     findings, _ = run_check(Good(META, {}, context), fixture_host(tmp_path), 5)
     (f,) = findings
     assert f.severity == Severity.HIGH
-    assert f.remediation == {"fr": "Faire the thing", "en": "Do the thing"}
+    assert f.message == "test.sample.bad" and f.args == {"what": "the thing", "n": 1}
+    assert f.summary == "" and f.remediation == {}  # rendered where a person reads it
     assert f.references == {"anssi": [34]}
 
 
@@ -112,6 +114,10 @@ def test_report_round_trips_through_json(context: CheckContext, tmp_path: Path) 
     assert again.score.grade == "E"  # its one check fails: no point earned (docs/scoring.md)
 
 
-def test_unfilled_remediation_placeholder_shows_a_neutral_mark(context: CheckContext) -> None:
-    finding = Good(META, {}, context).finding(Status.PASS, "fine")
-    assert finding.remediation == {"fr": "Faire ?", "en": "Do ?"}
+def test_a_finding_names_only_declared_messages_with_typed_args(context: CheckContext) -> None:
+    check = Good(META, {}, context)
+    with pytest.raises(ValueError, match="no message 'fine'"):
+        check.say(Status.PASS, "fine")
+    with pytest.raises(TypeError, match="not a number, a string"):
+        check.say(Status.PASS, "bad", {"when": object()})
+    assert check.say(Status.PASS, "bad", {"names": ("a", "b")}).args == {"names": ["a", "b"]}

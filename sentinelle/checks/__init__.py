@@ -1,3 +1,8 @@
-"""Built-in checks. Importing this package registers them; scapy is never imported here."""
+"""Built-in checks, one package per family (`<family>/checks.py` holds its registered checks).
 
-from sentinelle.checks import backups, patching, ports  # noqa: F401
+Importing this package registers them; scapy is never imported here.
+"""
+
+import sentinelle.checks.backups.checks
+import sentinelle.checks.patching.checks
+import sentinelle.checks.ports.checks  # noqa: F401

@@ -1,8 +1,10 @@
 """The check contract and its registry.
 
 A check is a small class with an id `family.name`, registered with `@register`. It reads the
-system only through `Host` and yields `Finding`s. Its text for people and its thresholds live in
-rules/checks/FAMILY.yaml; `self.params` holds those thresholds merged with the config overrides.
+system only through `Host` and yields `Finding`s. Its text for people and the defaults of its
+parameters live in rules/checks/FAMILY.yaml; it declares its parameters as a frozen dataclass
+`Params` (sentinelle.params), and `self.params` is that struct filled with the defaults and the
+config's overrides, validated. docs/checks.md says how to write one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sentinelle.model import Finding, Measurement, Severity, Status
+from sentinelle.params import NoParams, build_params
 
 if TYPE_CHECKING:
     from sentinelle.config import Config
@@ -36,10 +39,19 @@ class Check(ABC):
     """Base class of every check; subclasses set `id` and implement `run`."""
 
     id: ClassVar[str]
+    # The check's parameters: a frozen dataclass of `param()` fields, defaults in rules/.
+    Params: ClassVar[type[Any]] = NoParams
+    params: Any  # an instance of Params (subclasses annotate `params: Params`)
 
-    def __init__(self, meta: CheckMeta, params: Mapping[str, Any], context: CheckContext) -> None:
+    def __init__(self, meta: CheckMeta, params: Any, context: CheckContext) -> None:
+        """`params`: an instance of `Params`, or a mapping of every parameter's value
+        (validated against `Params`; errors name the metadata file)."""
         self.meta = meta
-        self.params = dict(params)
+        if isinstance(params, Mapping):
+            params = build_params(type(self).Params, self.id, params, meta.source)
+        elif not isinstance(params, type(self).Params):
+            raise TypeError(f"{self.id}: params must be a {type(self).Params.__qualname__}")
+        self.params = params
         self.context = context
 
     @property
@@ -49,35 +61,6 @@ class Check(ABC):
     @abstractmethod
     def run(self, host: Host) -> Iterable[Finding]:
         """Inspect the host and yield findings. Raising turns into one `error` finding."""
-
-    def finding(
-        self,
-        status: Status,
-        summary: str,
-        evidence: Mapping[str, Any] | None = None,
-        *,
-        severity: Severity | None = None,
-        measurements: Iterable[Measurement] = (),
-        **remediation_vars: Any,
-    ) -> Finding:
-        """A finding of this check with its metadata's severity, remediation and references.
-
-        `remediation_vars` fill `{placeholders}` of the remediation texts in rules/.
-        """
-        remediation = {
-            lang: _format(text, remediation_vars) for lang, text in self.meta.remediation.items()
-        }
-        return Finding(
-            check=self.id,
-            status=status,
-            severity=severity or self.meta.severity,
-            summary=summary,
-            evidence=dict(evidence or {}),
-            remediation=remediation,
-            references={"anssi": list(self.meta.anssi)} if self.meta.anssi else {},
-            measurements=tuple(measurements),
-        )
-
 
     def say(
         self,
@@ -104,23 +87,19 @@ class Check(ABC):
             references={"anssi": list(self.meta.anssi)} if self.meta.anssi else {},
             measurements=tuple(measurements),
             message=msg_id,
-            args=dict(args or {}),
+            args={name: _typed(self.id, name, value) for name, value in (args or {}).items()},
         )
 
 
-class _Placeholders(dict[str, Any]):
-    """Format values where a placeholder the finding did not fill shows as "?" rather than as
-    a raw {name} (a pass or an error has no value for what a failure would name)."""
-
-    def __missing__(self, key: str) -> str:
-        return "?"
-
-
-def _format(text: str, values: Mapping[str, Any]) -> str:
-    try:
-        return text.format_map(_Placeholders(values))
-    except (IndexError, ValueError, AttributeError):
-        return text
+def _typed(check_id: str, name: str, value: Any) -> Any:
+    """An argument as the Report carries it: a number, a string, a boolean or a list of
+    strings (a date as RFC 3339 text or Unix time, a duration in seconds, a size in bytes)."""
+    if isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise TypeError(f"{check_id}: argument {name}={value!r} is not a number, a string, a "
+                    "boolean or a list of strings")
 
 
 def register(cls: type[Check]) -> type[Check]:

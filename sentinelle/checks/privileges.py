@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 # Bit numbers from linux/capability.h.
 CAPABILITIES = {
@@ -55,9 +56,15 @@ def process_user() -> str:
 
 
 def lacking_reason(capabilities: list[str], needed_to: str) -> str:
-    """A sentence for a skip finding: who the agent runs as and which privilege it lacks."""
+    """Who the agent runs as and which privilege it lacks, for a skip finding's evidence (its
+    sentence for people is a catalog message filled with `lacking_args`)."""
     them = "them" if len(capabilities) > 1 else "it"
     return (
         f"the agent runs as {process_user()} without {' and '.join(capabilities)}, needed to "
         f"{needed_to}; the packaged service has {them} (docs/agent.md)"
     )
+
+
+def lacking_args(capabilities: list[str]) -> dict[str, Any]:
+    """The same as catalog arguments: `user` (who the agent runs as) and `capabilities`."""
+    return {"user": process_user(), "capabilities": list(capabilities)}

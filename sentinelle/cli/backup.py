@@ -24,7 +24,7 @@ def register(subparsers: Subparsers) -> None:
 def restore_tested(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from sentinelle.checks.backups import record_restore_test
+    from sentinelle.checks.backups.checks import record_restore_test
     from sentinelle.config import load_config
     from sentinelle.errors import ConfigError
     from sentinelle.rules import load_rules

@@ -65,7 +65,7 @@ def run_check(args: argparse.Namespace) -> int:
 
     setup = build_setup(args.config, args.only)
     if args.refresh_package_lists:
-        from sentinelle.checks.patching import refresh_package_lists
+        from sentinelle.checks.patching.checks import refresh_package_lists
 
         refresh_package_lists(Path(setup.config.agent.state_dir))
     report = run_checks(setup, Host(root=args.root))

@@ -15,9 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sentinelle.checks.backups_listing import (
+from sentinelle.checks.backups.listing import (
     Backup,
-    BackupReadError,
     Listing,
     check_local_repository,
     check_password_file,
@@ -25,6 +24,7 @@ from sentinelle.checks.backups_listing import (
     parse_json,
     parse_time,
     run_tool,
+    unexpected_output,
 )
 
 if TYPE_CHECKING:
@@ -53,11 +53,11 @@ def _series(snapshot: dict[str, Any]) -> str:
 
 def parse_snapshots(text: str) -> list[Backup]:
     """Backups from `restic snapshots --json` output."""
-    data = parse_json("restic", text)
+    data = parse_json("restic", text, "restic snapshots")
     if data is None:
         return []
     if not isinstance(data, list):
-        raise BackupReadError("restic snapshots: expected a JSON list")
+        raise unexpected_output("restic snapshots", "expected a JSON list, got", data)
     backups = []
     for snap in data:
         try:
@@ -70,17 +70,17 @@ def parse_snapshots(text: str) -> list[Backup]:
                 )
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise BackupReadError(f"restic snapshots: unexpected entry {snap!r:.200}") from exc
+            raise unexpected_output("restic snapshots", "unexpected entry", snap) from exc
     return backups
 
 
 def parse_stats(text: str) -> int:
     """The restore size from `restic stats --json` output."""
-    data = parse_json("restic", text)
+    data = parse_json("restic", text, "restic stats")
     try:
         return int(data["total_size"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise BackupReadError(f"restic stats: no total_size in {text[:200]!r}") from exc
+        raise unexpected_output("restic stats", "no total_size in", text) from exc
 
 
 def list_restic(host: Host, location: BackupLocation, cache_dir: Path | None) -> Listing:

@@ -9,7 +9,7 @@ import stat
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sentinelle.checks.backups_listing import (
+from sentinelle.checks.backups.listing import (
     Backup,
     BackupReadError,
     Listing,
@@ -38,13 +38,16 @@ def list_directory(host: Host, location: BackupLocation) -> Listing:
     base = host.path(location.path)
     # First: exists() and glob() pass over what they may not read (an unreadable folder would
     # look missing or empty).
-    ensure_readable(base, f"directory {location.path}")
+    ensure_readable(base, f"directory {location.path}", location.path)
     if not base.exists():
         raise BackupReadError(
-            f"directory {location.path} does not exist (is the disk or the share mounted?)"
+            f"directory {location.path} does not exist (is the disk or the share mounted?)",
+            "missing_dir",
+            path=location.path,
         )
     if not base.is_dir():
-        raise BackupReadError(f"{location.path} is not a directory")
+        raise BackupReadError(f"{location.path} is not a directory", "not_dir",
+                              path=location.path)
     backups: list[Backup] = []
     scanned = 0
     try:
@@ -53,7 +56,11 @@ def list_directory(host: Host, location: BackupLocation) -> Listing:
             if scanned > MAX_SCANNED_FILES:
                 raise BackupReadError(
                     f"more than {MAX_SCANNED_FILES} entries match {location.pattern!r} under "
-                    f"{location.path}: set a pattern that matches only the backup files"
+                    f"{location.path}: set a pattern that matches only the backup files",
+                    "too_many",
+                    path=location.path,
+                    pattern=location.pattern,
+                    limit=MAX_SCANNED_FILES,
                 )
             rel = path.relative_to(base)
             # Hidden names are partial uploads and temporary files (rsync, cloud clients): a
@@ -73,7 +80,7 @@ def list_directory(host: Host, location: BackupLocation) -> Listing:
                 )
             )
     except OSError as exc:
-        raise BackupReadError(
-            f"cannot read {location.path}: {exc.strerror or exc.__class__.__name__}"
-        ) from exc
+        detail = exc.strerror or exc.__class__.__name__
+        raise BackupReadError(f"cannot read {location.path}: {detail}", "os_error",
+                              path=location.path, detail=detail) from exc
     return Listing(location, backups)

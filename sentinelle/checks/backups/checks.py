@@ -2,28 +2,31 @@
 
 Locations come from the `backups.locations` section of the config: directories of backup files,
 restic repositories or borg repositories. Each location is read once per cycle for all four
-checks (backups_reader); a location that cannot be read is an `error` finding for that location
+checks (reader); a location that cannot be read is an `error` finding for that location
 only, with the tool's own message, and the other locations are still checked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sentinelle.checks.backups_listing import Backup, BackupAccessDenied, BackupReadError, Listing
-from sentinelle.checks.backups_reader import read_location
-from sentinelle.checks.backups_restore import (
+from sentinelle.checks.backups.listing import Backup, BackupAccessDenied, BackupReadError, Listing
+from sentinelle.checks.backups.reader import read_location
+from sentinelle.checks.backups.restore import (
     RestoreTest,
     last_restore_test,
     load_restore_tests,
     record_restore_test,
 )
 from sentinelle.checks.base import Check, register
+from sentinelle.config import overrides_for
 from sentinelle.errors import ConfigError
 from sentinelle.model import Finding, Measurement, Severity, Status
+from sentinelle.params import build_params, param, specs_of
 
 if TYPE_CHECKING:
     from sentinelle.config import BackupLocation
@@ -42,20 +45,6 @@ __all__ = [
 OFFLINE_CHECK = "backups.offline_copy"
 # A backup dated this far in the future means a wrong clock: it would look fresh for ever.
 FUTURE_TOLERANCE_SECONDS = 3600.0
-
-
-def describe_age(seconds: float) -> str:
-    hours = seconds / 3600
-    return f"{hours:.1f} h" if hours < 72 else f"{hours / 24:.1f} days"
-
-
-def describe_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
 
 
 def _location_evidence(location: BackupLocation) -> dict[str, Any]:
@@ -77,7 +66,6 @@ def _backup_evidence(backup: Backup) -> dict[str, Any]:
 class _BackupCheck(Check):
     """Shared plumbing: the configured locations and their cached reads."""
 
-
     @property
     def locations(self) -> tuple[BackupLocation, ...]:
         return self.context.config.backups
@@ -98,34 +86,23 @@ class _BackupCheck(Check):
         """
         if location.max_age_hours is not None:
             return float(location.max_age_hours)
-        params: dict[str, Any] = {}
-        meta = self.context.rules.checks.get(OFFLINE_CHECK)
-        if meta is not None:
-            params.update(meta.params)
-        settings = self.context.config.checks.get(OFFLINE_CHECK)
-        if settings is not None:
-            params.update(settings.params)
-        return float(params.get("offline_max_age_days", 8)) * 24
+        meta = self.context.rules.checks[OFFLINE_CHECK]
+        declared = specs_of(BackupOfflineCopy.Params)
+        overrides = overrides_for(self.context.config, OFFLINE_CHECK, declared)
+        offline = build_params(BackupOfflineCopy.Params, OFFLINE_CHECK, meta.params, meta.source,
+                               overrides)
+        return float(offline.offline_max_age_days) * 24
 
-    def unreadable(self, location: BackupLocation, exc: BackupReadError, **extra: Any) -> Finding:
+    def unreadable(self, location: BackupLocation, exc: BackupReadError) -> Finding:
+        """A location that cannot be read: skip when it is refused for lack of a privilege,
+        else error; the sentence is the `unreadable_<case>` message of the exception."""
         evidence = _location_evidence(location)
         evidence["error"] = str(exc)
+        args = {**exc.values, "location": location.name}
         if isinstance(exc, BackupAccessDenied):
             evidence["reason"] = str(exc)
-            return self.finding(
-                Status.SKIP,
-                f"{location.name}: not checked, {exc}",
-                evidence,
-                location=location.name,
-                **extra,
-            )
-        return self.finding(
-            Status.ERROR,
-            f"{location.name}: the backups cannot be read: {exc}",
-            evidence,
-            location=location.name,
-            **extra,
-        )
+            return self.say(Status.SKIP, f"unreadable_{exc.case}", args, evidence)
+        return self.say(Status.ERROR, f"unreadable_{exc.case}", args, evidence)
 
 
 @register
@@ -134,14 +111,17 @@ class BackupFreshness(_BackupCheck):
 
     id = "backups.freshness"
 
+    @dataclass(frozen=True)
+    class Params:
+        max_age_hours: float = param(minimum=1, doc="an older newest backup fails")
+        warn_ratio: float = param(minimum=0.01, maximum=1, doc="warn past this share of it")
+
+    params: Params
+
     def run(self, host: Host) -> Iterable[Finding]:
         if not self.locations:
-            yield self.finding(
-                Status.FAIL,
-                "No backup location is configured: nothing shows that this server is backed up.",
-                {"locations": 0},
-                severity=Severity.CRITICAL,
-            )
+            yield self.say(Status.FAIL, "none_configured", {}, {"locations": 0},
+                           severity=Severity.CRITICAL)
             return
         for location in self.locations:
             try:
@@ -156,7 +136,7 @@ class BackupFreshness(_BackupCheck):
             return self.offline_limit_hours(location)
         if location.max_age_hours is not None:
             return float(location.max_age_hours)
-        return float(self.params["max_age_hours"])
+        return self.params.max_age_hours
 
     def _finding(self, host: Host, location: BackupLocation, listing: Listing) -> Finding:
         limit = self.limit_hours(location)
@@ -164,12 +144,8 @@ class BackupFreshness(_BackupCheck):
         evidence.update(backups=len(listing.backups), max_age_hours=limit)
         newest = listing.newest
         if newest is None:
-            return self.finding(
-                Status.FAIL,
-                f"{location.name}: no backup found in {location.path}.",
-                evidence,
-                location=location.name,
-            )
+            return self.say(Status.FAIL, "empty", {"location": location.name,
+                                                   "path": location.path}, evidence)
         age = (host.now() - newest.time).total_seconds()
         evidence["newest"] = _backup_evidence(newest)
         evidence["age_hours"] = round(age / 3600, 2)
@@ -185,32 +161,21 @@ class BackupFreshness(_BackupCheck):
             measurements.append(
                 Measurement("backup_size_bytes", float(size), {"location": location.name})
             )
-        warn_at = limit * float(self.params["warn_ratio"])
+        warn_at = limit * self.params.warn_ratio
         hours = age / 3600
-        shown = f"{location.name}: newest backup {newest.name} is {describe_age(max(age, 0.0))} old"
+        args: dict[str, Any] = {"location": location.name, "backup": newest.name,
+                                "age": round(max(age, 0.0)), "limit": limit * 3600}
         if age < -FUTURE_TOLERANCE_SECONDS:
-            status, severity = Status.WARN, Severity.MEDIUM
-            summary = (
-                f"{location.name}: newest backup {newest.name} is dated "
-                f"{describe_age(-age)} in the future: check the clocks, freshness cannot be judged."
-            )
+            status, severity, case = Status.WARN, Severity.MEDIUM, "future"
+            args["ahead"] = round(-age)
         elif hours > limit:
-            status, severity = Status.FAIL, self.meta.severity
-            summary = f"{shown}, more than the {limit:g} h allowed."
+            status, severity, case = Status.FAIL, self.meta.severity, "old"
         elif hours > warn_at:
-            status, severity = Status.WARN, Severity.MEDIUM
-            summary = f"{shown}, close to the {limit:g} h allowed."
+            status, severity, case = Status.WARN, Severity.MEDIUM, "close"
         else:
-            status, severity = Status.PASS, self.meta.severity
-            summary = f"{shown} (limit {limit:g} h)."
-        return self.finding(
-            status,
-            summary,
-            evidence,
-            severity=severity,
-            measurements=measurements,
-            location=location.name,
-        )
+            status, severity, case = Status.PASS, self.meta.severity, "recent"
+        return self.say(status, case, args, evidence, severity=severity,
+                        measurements=measurements)
 
 
 @register
@@ -219,13 +184,15 @@ class BackupSizeChange(_BackupCheck):
 
     id = "backups.size_change"
 
+    @dataclass(frozen=True)
+    class Params:
+        shrink_ratio: float = param(minimum=0, maximum=1, doc="smaller than this share fails")
+
+    params: Params
+
     def run(self, host: Host) -> Iterable[Finding]:
         if not self.locations:
-            yield self.finding(
-                Status.SKIP,
-                "No backup location is configured (see backups.freshness).",
-                {"locations": 0},
-            )
+            yield self.say(Status.SKIP, "none_configured", {}, {"locations": 0})
             return
         for location in self.locations:
             try:
@@ -241,46 +208,31 @@ class BackupSizeChange(_BackupCheck):
         previous = listing.previous_in_series(newest) if newest is not None else None
         if newest is None or previous is None:
             evidence["backups"] = len(listing.backups)
-            return self.finding(
-                Status.SKIP,
-                f"{location.name}: fewer than two backups of the same series to compare.",
-                evidence,
-                location=location.name,
-            )
+            return self.say(Status.SKIP, "fewer_than_two", {"location": location.name}, evidence)
         try:
             new_size = listing.size(host, newest)
             old_size = listing.size(host, previous)
         except BackupReadError as exc:
             return self.unreadable(location, exc)
         ratio = new_size / old_size if old_size > 0 else 1.0
-        threshold = float(self.params["shrink_ratio"])
+        threshold = self.params.shrink_ratio
         evidence.update(
             newest={**_backup_evidence(newest), "size_bytes": new_size},
             previous={**_backup_evidence(previous), "size_bytes": old_size},
             ratio=round(ratio, 4),
             shrink_ratio=threshold,
         )
-        sizes = (
-            f"{describe_size(new_size)} for {newest.name}, "
-            f"{describe_size(old_size)} for the previous {previous.name}"
-        )
+        args = {
+            "location": location.name,
+            "newest": newest.name,
+            "newest_size": new_size,
+            "previous": previous.name,
+            "previous_size": old_size,
+            "ratio": round(ratio, 4),
+        }
         if ratio < threshold:
-            status = Status.FAIL
-            summary = (
-                f"{location.name}: the newest backup shrank to {ratio:.0%} of the previous one "
-                f"({sizes})."
-            )
-        else:
-            status = Status.PASS
-            summary = f"{location.name}: backup size steady ({sizes})."
-        return self.finding(
-            status,
-            summary,
-            evidence,
-            location=location.name,
-            newest_size=describe_size(new_size),
-            previous_size=describe_size(old_size),
-        )
+            return self.say(Status.FAIL, "shrank", args, evidence)
+        return self.say(Status.PASS, "steady", args, evidence)
 
 
 @register
@@ -289,20 +241,23 @@ class BackupOfflineCopy(_BackupCheck):
 
     id = "backups.offline_copy"
 
+    @dataclass(frozen=True)
+    class Params:
+        offline_max_age_days: float = param(minimum=1, doc="an older offline copy fails")
+
+    params: Params
+
     def run(self, host: Host) -> Iterable[Finding]:
         offline = [loc for loc in self.locations if loc.offline]
         if not offline:
-            yield self.finding(
-                Status.FAIL,
-                "No offline copy of the backups is configured (no location with offline: true).",
-                {"locations": len(self.locations), "offline_locations": 0},
-            )
+            yield self.say(Status.FAIL, "none_configured", {},
+                           {"locations": len(self.locations), "offline_locations": 0})
             return
         copies: list[dict[str, Any]] = []
         fresh: list[str] = []
         stale: list[str] = []
         unreadable: list[str] = []
-        denied: list[str] = []  # refused for lack of a privilege
+        denied: list[BackupAccessDenied] = []  # refused for lack of a privilege
         for location in offline:
             row = _location_evidence(location)
             limit = self.offline_limit_hours(location)
@@ -313,7 +268,7 @@ class BackupOfflineCopy(_BackupCheck):
                 row["error"] = str(exc)
                 unreadable.append(location.name)
                 if isinstance(exc, BackupAccessDenied):
-                    denied.append(location.name)
+                    denied.append(exc)
             else:
                 if newest is None:
                     row["backups"] = 0
@@ -328,26 +283,16 @@ class BackupOfflineCopy(_BackupCheck):
             copies.append(row)
         evidence = {"copies": copies, "fresh": fresh, "stale": stale, "unreadable": unreadable}
         if fresh:
-            yield self.finding(Status.PASS, f"Recent offline copy in {', '.join(fresh)}.", evidence)
-        elif denied and denied == unreadable and not stale:
-            reason = next(str(c["error"]) for c in copies if c["location"] == denied[0])
-            yield self.finding(
-                Status.SKIP,
-                f"Offline copies not checked: {reason}",
-                {**evidence, "reason": reason},
-            )
+            yield self.say(Status.PASS, "fresh", {"locations": fresh}, evidence)
+        elif denied and len(denied) == len(unreadable) and not stale:
+            first = next(c for c in copies if c["location"] in unreadable)
+            args = {**denied[0].values, "location": first["location"], "locations": unreadable}
+            yield self.say(Status.SKIP, "denied", args,
+                           {**evidence, "reason": str(denied[0])})
         elif unreadable:
-            yield self.finding(
-                Status.ERROR,
-                f"No recent offline copy found; cannot read {', '.join(unreadable)}.",
-                evidence,
-            )
+            yield self.say(Status.ERROR, "unreadable", {"locations": unreadable}, evidence)
         else:
-            yield self.finding(
-                Status.FAIL,
-                f"The offline copies are too old or empty: {', '.join(stale)}.",
-                evidence,
-            )
+            yield self.say(Status.FAIL, "stale", {"locations": stale}, evidence)
 
 
 @register
@@ -356,37 +301,34 @@ class BackupRestoreTest(_BackupCheck):
 
     id = "backups.restore_test"
 
+    @dataclass(frozen=True)
+    class Params:
+        max_age_days: float = param(minimum=1, doc="an older restore test warns")
+
+    params: Params
+
     def run(self, host: Host) -> Iterable[Finding]:
         if not self.locations:
-            yield self.finding(
-                Status.SKIP,
-                "No backup location is configured (see backups.freshness).",
-                {"locations": 0},
-            )
+            yield self.say(Status.SKIP, "none_configured", {}, {"locations": 0})
             return
         try:
             journal = load_restore_tests(self.state_dir)
         except (ConfigError, OSError) as exc:
-            yield self.finding(
-                Status.ERROR,
-                f"The restore-test journal cannot be read: {exc}",
-                {"state_dir": str(self.state_dir), "error": str(exc)},
-            )
+            detail = exc.expected if isinstance(exc, ConfigError) else (exc.strerror or str(exc))
+            path = exc.source if isinstance(exc, ConfigError) else str(self.state_dir)
+            yield self.say(Status.ERROR, "journal_unreadable", {"path": path, "detail": detail},
+                           {"state_dir": str(self.state_dir), "error": str(exc)})
             return
         for location in self.locations:
             yield self._finding(host, location, last_restore_test(journal, location.name))
 
     def _finding(self, host: Host, location: BackupLocation, last: RestoreTest | None) -> Finding:
-        max_days = float(self.params["max_age_days"])
+        max_days = self.params.max_age_days
         evidence = _location_evidence(location)
         evidence["max_age_days"] = max_days
+        args: dict[str, Any] = {"location": location.name, "limit": max_days * 86400}
         if last is None:
-            return self.finding(
-                Status.FAIL,
-                f"{location.name}: no restore test was ever recorded.",
-                evidence,
-                location=location.name,
-            )
+            return self.say(Status.FAIL, "never", args, evidence)
         days = (host.now() - last.when).total_seconds() / 86400
         evidence.update(last_test=_stamp(last.when), age_days=round(days, 2), note=last.note)
         measurements = [
@@ -396,18 +338,9 @@ class BackupRestoreTest(_BackupCheck):
                 {"location": location.name},
             )
         ]
-        if days > max_days:
-            status = Status.WARN
-            summary = (
-                f"{location.name}: last restore test {days:.0f} days ago, "
-                f"more than the {max_days:g} days allowed."
-            )
-        else:
-            status = Status.PASS
-            summary = f"{location.name}: last restore test {max(days, 0):.0f} days ago."
-        return self.finding(
-            status, summary, evidence, measurements=measurements, location=location.name
-        )
+        args["age"] = round(max(days, 0.0) * 86400)
+        status, case = (Status.WARN, "old") if days > max_days else (Status.PASS, "recent")
+        return self.say(status, case, args, evidence, measurements=measurements)
 
 
 def _stamp(when: datetime) -> str:

@@ -4,7 +4,7 @@ restic and borg tests create REAL repositories in temporary directories, with sn
 archives stamped at chosen times (restic --time, borg --timestamp), and run the checks on a live
 Host whose clock is pinned to FIXED_NOW. Directory locations are fixture trees built here with
 chosen mtimes (os.utime). The only replay stands for a remote restic repository, which cannot run
-here: fixtures/backups/record.py recorded its outputs from the real restic.
+here: fixtures/record.py recorded its outputs from the real restic.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from sentinelle.checks import backups_directory
-from sentinelle.checks.backups import BackupFreshness
-from sentinelle.checks.backups_listing import parse_time, series_of_name
-from sentinelle.checks.backups_restore import (
+from sentinelle.checks.backups import directory as backups_directory
+from sentinelle.checks.backups.checks import BackupFreshness
+from sentinelle.checks.backups.listing import parse_time, series_of_name
+from sentinelle.checks.backups.restore import (
     journal_path,
     load_restore_tests,
     record_restore_test,
@@ -38,10 +38,11 @@ from sentinelle.metrics import MEASUREMENTS
 from sentinelle.model import Finding, Severity, Status
 from sentinelle.rules import load_rules
 from sentinelle.runner import build_setup, run_checks
+from tests.checks.texts import remedy, rendered, summary
 from tests.conftest import FIXED_NOW, fixture_host, need_tool, recorded
 
 HERE = Path(__file__).resolve().parent
-FIXTURES = HERE / "fixtures" / "backups"
+FIXTURES = HERE / "fixtures"
 RULES = load_rules()
 NOW = FIXED_NOW
 KB = 1000
@@ -79,9 +80,7 @@ def run(check_id: str, config: Config, host: Host) -> list[Finding]:
     findings = list(make_check(check_id, config).run(host))
     for f in findings:
         assert f.check == check_id
-        # Every placeholder is filled, whatever the status.
-        assert set(f.remediation) == {"fr", "en"}
-        assert not any("{" in text for text in f.remediation.values()), f.remediation
+        rendered(f)  # every placeholder filled, in both languages
         for m in f.measurements:
             assert m.name in MEASUREMENTS, m.name
             assert set(m.labels) == set(MEASUREMENTS[m.name].labels), m
@@ -253,7 +252,7 @@ def test_no_location_configured(tmp_path: Path) -> None:
     host = fixture_host(tmp_path)
     [fresh] = run(FRESHNESS, config, host)
     assert fresh.status == Status.FAIL and fresh.severity == Severity.CRITICAL
-    assert "No backup location" in fresh.summary
+    assert "No backup location" in summary(fresh)
     [offline] = run(OFFLINE, config, host)
     assert offline.status == Status.FAIL and offline.severity == Severity.HIGH
     assert run(SIZE, config, host)[0].status == Status.SKIP
@@ -277,14 +276,14 @@ def test_directory_fresh_and_steady_on_fixture_tree(tmp_path: Path) -> None:
     host = fixture_host(root)
 
     [fresh] = run(FRESHNESS, config, host)
-    assert fresh.status == Status.PASS, fresh.summary
+    assert fresh.status == Status.PASS, summary(fresh)
     assert fresh.evidence["newest"]["name"] == "2026/11/mairie-2026-11-28.tar.gz"
     assert fresh.evidence["backups"] == 2
     assert measured(fresh) == {"backup_age_seconds": 3 * 3600.0, "backup_size_bytes": 11 * KB}
     assert fresh.measurements[0].labels == {"location": "nas"}
 
     [size] = run(SIZE, config, host)
-    assert size.status == Status.PASS, size.summary
+    assert size.status == Status.PASS, summary(size)
     assert size.evidence["previous"]["name"] == "2026/11/mairie-2026-11-27.tar.gz"
     assert size.evidence["ratio"] == pytest.approx(1.1)
 
@@ -303,9 +302,11 @@ def test_directory_stale_warn_and_future(tmp_path: Path) -> None:
     ]
     found = by_location(run(FRESHNESS, make_config(tmp_path / "state", *locs), fixture_host(root)))
     assert found["stale"].status == Status.FAIL and found["stale"].severity == Severity.HIGH
-    assert "more than the 26 h" in found["stale"].summary
+    assert "more than the 26 hours allowed" in summary(found["stale"])
+    assert "plus que les 26 heures admises" in summary(found["stale"], "fr")
+    assert found["stale"].args["limit"] == 26 * 3600
     assert found["late"].status == Status.WARN and found["late"].severity == Severity.MEDIUM
-    assert found["future"].status == Status.WARN and "future" in found["future"].summary
+    assert found["future"].status == Status.WARN and "future" in summary(found["future"])
     assert measured(found["future"])["backup_age_seconds"] == 0.0
     assert found["custom"].status == Status.PASS
     assert found["custom"].evidence["max_age_hours"] == 48
@@ -327,8 +328,9 @@ def test_directory_shrink_is_a_failure(tmp_path: Path) -> None:
     [size] = run(SIZE, config, fixture_host(root))
     assert size.status == Status.FAIL and size.severity == Severity.HIGH
     assert size.evidence["ratio"] == pytest.approx(0.4)
-    assert "40%" in size.summary
-    assert "nas" in size.remediation["fr"] and "9.8 KiB" in size.remediation["en"]
+    assert "40%" in summary(size) and "40 %" in summary(size, "fr")
+    assert "nas" in remedy(size, "fr") and "9.8 KiB" in remedy(size)
+    assert "9,8 Kio" in remedy(size, "fr") and size.args["newest_size"] == 4 * KB
     # A laxer threshold from the config accepts the same shrink.
     lax = make_config(tmp_path / "s", *config.backups, params={SIZE: {"shrink_ratio": 0.3}})
     assert run(SIZE, lax, fixture_host(root))[0].status == Status.PASS
@@ -343,7 +345,7 @@ def test_directory_compares_within_a_series(tmp_path: Path) -> None:
     config = make_config(tmp_path / "state", BackupLocation("nas", "directory", "/backups"))
     [size] = run(SIZE, config, fixture_host(root))
     # The small dump is compared with the previous dump, not with the large archive.
-    assert size.status == Status.PASS, size.summary
+    assert size.status == Status.PASS, summary(size)
     assert size.evidence["newest"]["name"] == "db-2026-11-28.sql.gz"
     assert size.evidence["previous"]["name"] == "db-2026-11-27.sql.gz"
     assert series_of_name("db-2026-11-28.sql.gz") == series_of_name("db-2026-11-27.sql.gz")
@@ -364,7 +366,7 @@ def test_directory_single_or_no_backup(tmp_path: Path) -> None:
     assert sizes["one"].status == Status.SKIP and sizes["empty"].status == Status.SKIP
     fresh = by_location(run(FRESHNESS, config, host))
     assert fresh["one"].status == Status.PASS
-    assert fresh["empty"].status == Status.FAIL and "no backup found" in fresh["empty"].summary
+    assert fresh["empty"].status == Status.FAIL and "no backup found" in summary(fresh["empty"])
     assert fresh["empty"].measurements == ()
 
 
@@ -417,7 +419,7 @@ def test_restic_fresh_with_size_and_series(tmp_path: Path, restic_repos: ResticR
     config = make_config(tmp_path / "state", loc)
     host = live_host()
     [fresh] = run(FRESHNESS, config, host)
-    assert fresh.status == Status.PASS, fresh.summary
+    assert fresh.status == Status.PASS, summary(fresh)
     assert fresh.evidence["backups"] == 3
     # Exact: restic's restore size of the newest snapshot is the bytes this test wrote.
     assert measured(fresh) == {
@@ -427,7 +429,7 @@ def test_restic_fresh_with_size_and_series(tmp_path: Path, restic_repos: ResticR
     [size] = run(SIZE, config, host)
     # The newest snapshot of x/ is compared with the previous one of x/ (49 h), not with the
     # larger snapshot of y/ in between (which would look like a 65 % shrink).
-    assert size.status == Status.PASS, size.summary
+    assert size.status == Status.PASS, summary(size)
     assert size.evidence["previous"]["size_bytes"] == 20 * KB
     assert size.evidence["previous"]["time"] == (NOW - timedelta(hours=49)).isoformat()
     # The restic cache lives under the agent's state directory, not in a home directory.
@@ -497,7 +499,7 @@ def test_restic_is_read_once_per_cycle(tmp_path: Path, restic_repos: ResticRepos
 
 
 def test_remote_restic_replayed(tmp_path: Path) -> None:
-    """A remote repository, replayed from real restic output (fixtures/backups/record.py)."""
+    """A remote repository, replayed from real restic output (fixtures/record.py)."""
     root = tmp_path / "root"
     (root / "etc/sentinelle").mkdir(parents=True)
     (root / "etc/sentinelle/restic.pass").write_text("x\n")
@@ -545,11 +547,11 @@ def test_borg_fresh_but_shrunk(tmp_path: Path, borg_repos: BorgRepos) -> None:
     runner = CountingRunner()
     host = live_host(runner)
     [fresh] = run(FRESHNESS, config, host)
-    assert fresh.status == Status.PASS, fresh.summary
+    assert fresh.status == Status.PASS, summary(fresh)
     assert fresh.evidence["newest"]["name"] == "mairie-2026-11-28T09:00"
     assert measured(fresh) == {"backup_age_seconds": 3 * 3600.0, "backup_size_bytes": 10 * KB}
     [size] = run(SIZE, config, host)
-    assert size.status == Status.FAIL, size.summary
+    assert size.status == Status.FAIL, summary(size)
     assert size.evidence["previous"]["size_bytes"] == 40 * KB
     assert size.evidence["ratio"] == pytest.approx(0.25)
     assert runner.count("list") == 1 and runner.count("info") == 2
@@ -583,7 +585,7 @@ def test_borg_errors(tmp_path: Path, borg_repos: BorgRepos) -> None:
     assert "does not exist" in found["missing"].evidence["error"]
     assert found["nopass"].status == Status.ERROR
     # An unencrypted repository needs no password and is not refused as "unknown".
-    assert found["plain"].status == Status.PASS, found["plain"].summary
+    assert found["plain"].status == Status.PASS, summary(found["plain"])
 
 
 # ---------------------------------------------------------------------------- offline copy
@@ -688,7 +690,7 @@ def test_damaged_journal_is_reported_and_kept(tmp_path: Path) -> None:
     assert "hier" in journal_path(state).read_text()  # left untouched
     config = make_config(state, BackupLocation("nas", "directory", "/backups"))
     [finding] = run(RESTORE, config, fixture_host(tmp_path))
-    assert finding.status == Status.ERROR and "restore-tests.json" in finding.summary
+    assert finding.status == Status.ERROR and "restore-tests.json" in summary(finding)
 
 
 def test_restore_test_never_stale_and_recent(tmp_path: Path) -> None:
@@ -702,7 +704,7 @@ def test_restore_test_never_stale_and_recent(tmp_path: Path) -> None:
     assert set(found) == {"never", "old", "recent"}
     assert found["never"].status == Status.FAIL and found["never"].severity == Severity.MEDIUM
     assert found["never"].measurements == ()
-    assert "--location never" in found["never"].remediation["en"]
+    assert "--location never" in remedy(found["never"])
     assert found["old"].status == Status.WARN
     assert found["recent"].status == Status.PASS
     assert found["recent"].evidence["note"] == "un fichier"

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sentinelle.checks.backups_borg import list_borg
-from sentinelle.checks.backups_directory import list_directory
-from sentinelle.checks.backups_listing import BackupReadError, Listing
-from sentinelle.checks.backups_restic import list_restic
+from sentinelle.checks.backups.borg import list_borg
+from sentinelle.checks.backups.directory import list_directory
+from sentinelle.checks.backups.listing import BackupReadError, Listing
+from sentinelle.checks.backups.restic import list_restic
 
 if TYPE_CHECKING:
     from sentinelle.config import BackupLocation
@@ -59,7 +59,8 @@ def _read(host: Host, location: BackupLocation, state_dir: Path) -> Listing:
         return list_restic(host, location, tool_cache_dir(state_dir, "restic"))
     if location.kind == "borg":
         return list_borg(host, location, tool_cache_dir(state_dir, "borg"))
-    raise BackupReadError(f"unknown backup location type {location.kind!r}")
+    raise BackupReadError(f"unknown backup location type {location.kind!r}", "unknown_kind",
+                          kind=location.kind)
 
 
 def read_location(host: Host, location: BackupLocation, state_dir: Path) -> Listing:
@@ -88,7 +89,7 @@ def read_location(host: Host, location: BackupLocation, state_dir: Path) -> List
             entry.read_at = time.monotonic()
         result = entry.result
     if isinstance(result, BackupReadError):
-        raise type(result)(str(result))  # the same kind: access denied stays a skip
+        raise result.again()  # the same kind: access denied stays a skip
     return result
 
 

@@ -1,6 +1,6 @@
 """What the backups checks know about one location: its backups, oldest first, and their sizes.
 
-Each reader (backups_directory, backups_restic, backups_borg) turns a location into a `Listing`.
+Each reader (directory, restic, borg) turns a location into a `Listing`.
 Sizes are asked for lazily and memoized, because measuring a restic snapshot or a borg archive
 costs one more run of the tool, and only some checks need it.
 """
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sentinelle.checks.privileges import lacking_reason, missing
+from sentinelle.checks.privileges import lacking_args, lacking_reason, missing
 from sentinelle.errors import CommandError, CommandNotFound, CommandTimeout, SentinelleError
 
 if TYPE_CHECKING:
@@ -36,16 +36,34 @@ _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
 class BackupReadError(SentinelleError):
-    """A location could not be read: missing directory, unreachable repository, wrong password."""
+    """A location could not be read: missing directory, unreachable repository, wrong password.
+
+    `case` names the sentence people read (the `unreadable_<case>` messages of
+    rules/checks/backups.yaml) and `values` its arguments; str() is the English detail kept in
+    the finding's evidence and the logs.
+    """
+
+    def __init__(self, text: str, case: str, **values: Any) -> None:
+        super().__init__(text)
+        self.case = case
+        self.values = values
+
+    def again(self) -> BackupReadError:
+        """A fresh exception of the same kind, case and values (a remembered failure)."""
+        return type(self)(str(self), self.case, **self.values)
 
 
 class BackupAccessDenied(BackupReadError):
     """The location is refused to this agent for lack of a privilege: its checks say skip."""
 
+    def __init__(self, text: str, case: str = "denied", **values: Any) -> None:
+        super().__init__(text, case, **values)
 
-def ensure_readable(real: Path, shown: str) -> None:
+
+def ensure_readable(real: Path, shown: str, path: str) -> None:
     """Raise BackupAccessDenied when `real` is refused and the agent lacks the privilege to read
-    it, BackupReadError when it is refused anyway; other errors are left to the reader."""
+    it, BackupReadError when it is refused anyway; other errors are left to the reader.
+    `shown` says what it is in the evidence ("directory /srv/backup"), `path` is the path."""
     try:
         if real.is_dir():
             with os.scandir(real):
@@ -56,8 +74,12 @@ def ensure_readable(real: Path, shown: str) -> None:
         lacking = missing("CAP_DAC_READ_SEARCH")
         if lacking:
             reason = lacking_reason(lacking, "read what only its owner may read")
-            raise BackupAccessDenied(f"{shown} is not readable: {reason}") from exc
-        raise BackupReadError(f"cannot read {shown}: permission denied") from exc
+            raise BackupAccessDenied(
+                f"{shown} is not readable: {reason}", path=path, **lacking_args(lacking)
+            ) from exc
+        raise BackupReadError(
+            f"cannot read {shown}: permission denied", "permission", path=path
+        ) from exc
     except OSError:
         pass
 
@@ -95,7 +117,7 @@ class Listing:
     """The backups of one location, oldest first, with memoized sizes.
 
     The sizer gets the Host at each call rather than keeping it: a Listing is cached per Host
-    (backups_reader), and must not keep its own Host alive.
+    (reader), and must not keep its own Host alive.
     """
 
     def __init__(
@@ -130,7 +152,8 @@ class Listing:
         if backup.size is not None:
             return backup.size
         if self._sizer is None:
-            raise BackupReadError(f"{self.location.kind} backups have no size")
+            raise BackupReadError(f"{self.location.kind} backups have no size", "no_size",
+                                  kind=self.location.kind)
         key = backup.ref or backup.name
         # Held while measuring, so a second check waits for the first one's result instead of
         # running the same tool again.
@@ -142,7 +165,7 @@ class Listing:
                     self._sizes[key] = exc
             known = self._sizes[key]
         if isinstance(known, BackupReadError):
-            raise BackupReadError(str(known))
+            raise known.again()
         return known
 
 
@@ -160,16 +183,19 @@ def check_password_file(host: Host, location: BackupLocation) -> str | None:
     if location.password_file is None:
         return None
     real = local_path(host, location.password_file)
-    ensure_readable(Path(real), f"password file {location.password_file}")
+    ensure_readable(Path(real), f"password file {location.password_file}",
+                    location.password_file)
     if not Path(real).is_file():
-        raise BackupReadError(f"password file {location.password_file} not found")
+        raise BackupReadError(f"password file {location.password_file} not found",
+                              "password_missing", path=location.password_file)
     return real
 
 
 def check_local_repository(host: Host, location: BackupLocation) -> None:
     """Refuse early a local repository this agent may not read (remote ones are the tool's)."""
     if location.path.startswith("/"):
-        ensure_readable(Path(local_path(host, location.path)), f"repository {location.path}")
+        ensure_readable(Path(local_path(host, location.path)), f"repository {location.path}",
+                        location.path)
 
 
 def tool_message(stderr: str, stdout: str = "") -> str:
@@ -186,21 +212,33 @@ def run_tool(host: Host, argv: Sequence[str], env: Mapping[str, str] | None = No
     try:
         result = host.run(argv, timeout=COMMAND_TIMEOUT_SECONDS, env=env)
     except CommandNotFound as exc:
-        raise BackupReadError(f"{tool} is not installed on this machine") from exc
+        raise BackupReadError(f"{tool} is not installed on this machine", "tool_missing",
+                              tool=tool) from exc
     except CommandTimeout as exc:
         raise BackupReadError(
-            f"{tool} did not answer within {COMMAND_TIMEOUT_SECONDS:g} s"
+            f"{tool} did not answer within {COMMAND_TIMEOUT_SECONDS:g} s", "tool_timeout",
+            tool=tool, seconds=COMMAND_TIMEOUT_SECONDS,
         ) from exc
     except CommandError as exc:
-        raise BackupReadError(str(exc)) from exc
+        raise BackupReadError(str(exc), "tool_error", tool=tool, detail=str(exc)) from exc
     if not result.ok:
         message = tool_message(result.stderr, result.stdout)
-        raise BackupReadError(f"{tool} failed (exit {result.returncode}): {message}")
+        raise BackupReadError(f"{tool} failed (exit {result.returncode}): {message}",
+                              "tool_failed", tool=tool, code=result.returncode, detail=message)
     return result.stdout
 
 
-def parse_json(tool: str, text: str) -> Any:
+def unexpected_output(command: str, problem: str, excerpt: object) -> BackupReadError:
+    """A tool printed something this reader does not understand: `command` and an excerpt of
+    it are the message's arguments, `problem` the English detail for the evidence."""
+    shown = f"{excerpt!r:.200}" if not isinstance(excerpt, str) else repr(excerpt[:200])
+    return BackupReadError(f"{command}: {problem} {shown}", "bad_output", command=command,
+                           excerpt=shown)
+
+
+def parse_json(tool: str, text: str, command: str = "") -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise BackupReadError(f"{tool} printed output that is not JSON: {exc}") from exc
+        raise unexpected_output(command or tool, f"output that is not JSON ({exc}):",
+                                text) from exc

@@ -68,9 +68,10 @@ def nmap_argv(
     """A TCP connect scan (no raw sockets, so no root needed) of exactly `targets`.
 
     -Pn: no ping first (hosts that drop ICMP still get scanned); -n: no reverse DNS, so nothing
-    but the targets is contacted; --open: the XML lists only open ports.
+    but the targets is contacted. No --open: with it nmap leaves a host with no open port out of
+    its report, which would read as a target it never scanned.
     """
-    argv = ["nmap", "-sT", "-Pn", "-n", "--open"]
+    argv = ["nmap", "-sT", "-Pn", "-n"]
     if ipv6:
         argv.append("-6")
     timeout_ms = max(1000, int(host_timeout_seconds * 1000))

@@ -1,10 +1,10 @@
 """patching checks: pending updates, package lists age, pending reboot, last upgrade, OS support.
 
-apt runs for real everywhere: on fixture trees (fixtures/patching/debian12: a dpkg status, a
+apt runs for real everywhere: on fixture trees (fixtures/debian12: a dpkg status, a
 sources.list and Packages/Release lists of a small Debian 12 machine, read by the real apt-get
 through `-o Dir=ROOT`) and on this machine, where the counts are compared with a direct
 `apt-get -s upgrade`. dnf does not run here: its outputs are recordings of the real dnf
-(fixtures/patching/dnf/README.md says how they were made).
+(fixtures/dnf/README.md says how they were made).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ import pytest
 import yaml
 
 from sentinelle.checks.base import Check, CheckContext
-from sentinelle.checks.patching import (
+from sentinelle.checks.patching.apt import is_security_origin, parse_upgrade_simulation
+from sentinelle.checks.patching.checks import (
     LastUpgrade,
     OsSupport,
     PackageListsAge,
@@ -36,21 +37,21 @@ from sentinelle.checks.patching import (
     RebootRequired,
     refresh_package_lists,
 )
-from sentinelle.checks.patching_apt import is_security_origin, parse_upgrade_simulation
-from sentinelle.checks.patching_dnf import nevra_name_arch, parse_check_update
-from sentinelle.checks.patching_support import load_os_support, parse_os_support
-from sentinelle.checks.patching_versions import compare_versions
+from sentinelle.checks.patching.dnf import nevra_name_arch, parse_check_update
+from sentinelle.checks.patching.support import load_os_support, parse_os_support
+from sentinelle.checks.patching.versions import compare_versions
 from sentinelle.config import AgentSettings, Config
 from sentinelle.errors import CommandNotFound, ConfigError, SentinelleError
 from sentinelle.host import Host, subprocess_runner
 from sentinelle.metrics import MEASUREMENTS
 from sentinelle.model import Finding, Severity, Status
 from sentinelle.rules import load_rules
+from tests.checks.texts import remedy, rendered, summary
 from tests.conftest import FIXED_NOW, fixture_host, need, need_tool, recorded
 
 HERE = Path(__file__).resolve().parent
-FIXTURES = HERE / "fixtures" / "patching"
-REPO = HERE.parent.parent
+FIXTURES = HERE / "fixtures"
+REPO = HERE.parents[2]
 RULES = load_rules()
 DNF = json.loads((FIXTURES / "dnf" / "recordings.json").read_text())
 
@@ -66,7 +67,7 @@ def run(cls: type[Check], host: Host, state_dir: Path, **params: Any) -> list[Fi
     assert findings
     for f in findings:
         assert f.check == cls.id
-        assert "{" not in f.remediation["fr"] + f.remediation["en"], "unfilled placeholder"
+        rendered(f)
         for m in f.measurements:  # only documented names, with exactly their labels
             assert m.name in MEASUREMENTS, m.name
             assert set(m.labels) == set(MEASUREMENTS[m.name].labels), m
@@ -74,12 +75,12 @@ def run(cls: type[Check], host: Host, state_dir: Path, **params: Any) -> list[Fi
 
 
 def only(findings: list[Finding]) -> Finding:
-    assert len(findings) == 1, [f.summary for f in findings]
+    assert len(findings) == 1, [summary(f) for f in findings]
     return findings[0]
 
 
 def by_kind(findings: list[Finding]) -> dict[str, Finding]:
-    assert len(findings) == 2, [f.summary for f in findings]
+    assert len(findings) == 2, [summary(f) for f in findings]
     return {str(f.evidence["kind"]): f for f in findings}
 
 
@@ -152,7 +153,8 @@ def test_apt_counts_security_and_other_updates_of_a_fixture_tree(tmp_path: Path)
         assert f.evidence["lists"] == "system"
         assert f.evidence["lists_age_hours"] == 2.0
         assert "5 upgraded" in f.evidence["apt_summary"]
-    assert "3 mise(s) à jour" in sec.remediation["fr"]
+    assert summary(sec, "fr").startswith("3 mises à jour de sécurité en attente : ")
+    assert sec.args["count"] == 3 and len(sec.args["packages"]) == 3
 
 
 def test_apt_thresholds_come_from_params(tmp_path: Path) -> None:
@@ -190,13 +192,14 @@ def test_apt_up_to_date_tree_passes(tmp_path: Path) -> None:
         assert found[kind].status is Status.PASS
         assert found[kind].evidence["packages"] == []
         assert value(found[kind], "pending_updates") == 0
-    assert found["security"].summary == "No security update pending."
+    assert summary(found["security"]) == "No security update pending."
 
 
 def test_stale_lists_are_said_in_the_summary(tmp_path: Path) -> None:
     root = debian_tree(tmp_path, lists_age=timedelta(days=10))
     sec = by_kind(run(PendingUpdates, apt_host(root), tmp_path / "state"))["security"]
-    assert "10 days old" in sec.summary and sec.evidence["lists_age_hours"] == 240.0
+    assert "10 days old" in summary(sec) and sec.evidence["lists_age_hours"] == 240.0
+    assert "vieille de 10 jours" in summary(sec, "fr") and sec.args["lists_age"] == 864000
 
 
 def test_apt_failure_is_an_error_finding(tmp_path: Path) -> None:
@@ -204,7 +207,8 @@ def test_apt_failure_is_an_error_finding(tmp_path: Path) -> None:
     (root / "etc/apt/sources.list").write_text("deb [trusted=yes]\n")  # malformed: real apt error
     f = only(run(PendingUpdates, apt_host(root), tmp_path / "state"))
     assert f.status is Status.ERROR
-    assert "apt-get -s upgrade failed" in f.summary and "sources.list" in f.summary
+    assert "apt-get -s upgrade failed" in summary(f) and "sources.list" in summary(f)
+    assert summary(f, "fr").startswith("« apt-get -s upgrade » a échoué (code de sortie 100)")
     assert not f.measurements
 
 
@@ -390,7 +394,7 @@ def rhel_tree(tmp_path: Path, metadata_age: timedelta = timedelta(hours=3)) -> P
 
 
 def dnf_host(root: Path, state: str) -> Host:
-    """Replays what the real dnf printed in that state (see fixtures/patching/dnf/README.md)."""
+    """Replays what the real dnf printed in that state (see fixtures/dnf/README.md)."""
     base = ("dnf", f"--installroot={root.resolve()}", "-C")
 
     def rec(name: str) -> Any:
@@ -433,7 +437,7 @@ def test_dnf_without_metadata_cache_is_an_error_not_zero(tmp_path: Path) -> None
     root = rhel_tree(tmp_path)
     f = only(run(PendingUpdates, dnf_host(root, "nocache"), tmp_path / "state"))
     assert f.status is Status.ERROR
-    assert "Cache-only enabled but no cache for 'baseos'" in f.summary
+    assert "Cache-only enabled but no cache for 'baseos'" in summary(f)
     assert not f.measurements
 
 
@@ -469,7 +473,7 @@ def test_dnf_metadata_age(tmp_path: Path) -> None:
     f = only(run(PackageListsAge, fixture_host(root), tmp_path / "state"))
     assert f.status is Status.WARN and f.evidence["age_hours"] == 72.0
     assert value(f, "package_lists_age_seconds") == 72 * 3600
-    assert "dnf makecache" in f.remediation["en"]
+    assert "dnf makecache" in remedy(f)
 
 
 # --- patching.package_lists_age -----------------------------------------------------------------
@@ -485,8 +489,8 @@ def test_fresh_lists_pass_and_stale_lists_warn(tmp_path: Path) -> None:
     stale = only(run(PackageListsAge, fixture_host(root), tmp_path / "s"))
     assert stale.status is Status.WARN and stale.severity is Severity.MEDIUM
     assert value(stale, "package_lists_age_seconds") == 49 * 3600
-    assert "not counted" in stale.summary
-    assert "--refresh-package-lists" in stale.remediation["fr"]
+    assert "not counted" in summary(stale)
+    assert "--refresh-package-lists" in remedy(stale, "fr")
 
     relaxed = only(run(PackageListsAge, fixture_host(root), tmp_path / "s", max_age_hours=72.0))
     assert relaxed.status is Status.PASS
@@ -502,7 +506,7 @@ def test_update_stamp_counts_and_pkgcache_is_the_fallback(tmp_path: Path) -> Non
     os_release(bare, "debian", "12")
     (bare / "var/lib/apt/lists").mkdir(parents=True)
     none = only(run(PackageListsAge, fixture_host(bare), tmp_path / "s"))
-    assert none.status is Status.WARN and "never run" in none.summary and not none.measurements
+    assert none.status is Status.WARN and "never run" in summary(none) and not none.measurements
     write(bare / "var/cache/apt/pkgcache.bin", "x", FIXED_NOW - timedelta(hours=30))
     cached = only(run(PackageListsAge, fixture_host(bare), tmp_path / "s"))
     assert cached.status is Status.PASS and value(cached, "package_lists_age_seconds") == 30 * 3600
@@ -549,7 +553,8 @@ def test_running_kernel_older_than_installed_warns_then_fails(tmp_path: Path) ->
     assert f.status is Status.WARN and value(f, "reboot_required") == 1
     assert f.evidence["newest_installed_kernel"] == "6.1.0-37-amd64"
     assert f.evidence["pending_days"] == 2.0
-    assert "6.1.0-37-amd64 is installed" in f.remediation["en"]
+    assert "while 6.1.0-37-amd64 has been installed for 2 days" in summary(f)
+    assert "installé depuis 2 jours" in summary(f, "fr")
 
     installed["6.1.0-37-amd64"] = FIXED_NOW - timedelta(days=10)
     root = kernel_tree(tmp_path / "b", "6.1.0-9-amd64", installed)
@@ -659,7 +664,8 @@ def test_last_upgrade_pass_warn_fail(tmp_path: Path) -> None:
         assert f.status is status, days
         assert value(f, "last_upgrade_timestamp_seconds") == when.timestamp()
         assert f.evidence["packages"] == 2 and f.evidence["days"] == days
-        assert f"{days} jour(s)" in f.remediation["fr"]
+        assert f"il y a {days} jours" in summary(f, "fr")
+        assert "au plus tard tous les 30 jours" in remedy(f, "fr") if f.status.is_open else True
 
 
 def test_failed_and_install_only_entries_are_not_upgrades(tmp_path: Path) -> None:
@@ -793,14 +799,15 @@ def test_os_support_countdown(
     (m,) = f.measurements
     assert m.labels == {"os_id": os_id, "os_version": version}
     assert m.value == datetime.fromisoformat(end).replace(tzinfo=UTC).timestamp()
-    assert end in f.remediation["fr"]
+    assert f.args["end"] == end
+    assert str(datetime.fromisoformat(end).year) in remedy(f, "fr")
 
 
 def test_debian_12_reports_its_lts_phase(tmp_path: Path) -> None:
     os_release(tmp_path, "debian", "12")
     f = only(run(OsSupport, fixture_host(tmp_path), tmp_path / "s"))
     assert f.evidence["phase"] == "LTS" and f.evidence["regular_end"] == "2026-07-11"
-    assert "LTS phase" in f.summary
+    assert "LTS phase" in summary(f)
 
 
 def test_os_support_warn_days_param(tmp_path: Path) -> None:
@@ -812,7 +819,7 @@ def test_os_support_warn_days_param(tmp_path: Path) -> None:
 def test_unknown_os_is_a_skip(tmp_path: Path) -> None:
     os_release(tmp_path / "a", "alpine", "3.20.3")
     f = only(run(OsSupport, fixture_host(tmp_path / "a"), tmp_path / "s"))
-    assert f.status is Status.SKIP and "alpine 3.20.3" in f.summary and not f.measurements
+    assert f.status is Status.SKIP and "alpine 3.20.3" in summary(f) and not f.measurements
     (tmp_path / "b").mkdir()
     g = only(run(OsSupport, fixture_host(tmp_path / "b"), tmp_path / "s"))
     assert g.status is Status.SKIP and g.evidence["reason"] == "unknown OS"

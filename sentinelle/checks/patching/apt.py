@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sentinelle.errors import CommandError
+from sentinelle.checks.patching.commands import ToolFailed
 
 if TYPE_CHECKING:
     from sentinelle.host import Host
@@ -262,7 +262,7 @@ def simulate_upgrade(
     result = host.run(argv, timeout=timeout)
     if not result.ok:
         detail = " / ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
-        raise CommandError(f"apt-get -s upgrade failed (exit {result.returncode}): {detail}")
+        raise ToolFailed("apt-get -s upgrade", result.returncode, detail)
     plan = parse_upgrade_simulation(result.stdout)
     if cache is not None:
         try:
@@ -357,6 +357,6 @@ def refresh_package_lists(
     )
     if not result.ok or any(w.startswith("E:") for w in warnings):
         detail = " / ".join(warnings[-3:] or result.stdout.strip().splitlines()[-1:])
-        raise CommandError(f"apt-get update failed (exit {result.returncode}): {detail}")
+        raise ToolFailed("apt-get update", result.returncode, detail)
     (apt_dir / ROOT_STAMP).write_text(str(host.root.resolve()) + "\n", encoding="utf-8")
     return RefreshResult(lists, tuple(argv), warnings)

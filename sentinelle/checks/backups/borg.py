@@ -14,9 +14,8 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sentinelle.checks.backups_listing import (
+from sentinelle.checks.backups.listing import (
     Backup,
-    BackupReadError,
     Listing,
     check_local_repository,
     check_password_file,
@@ -25,6 +24,7 @@ from sentinelle.checks.backups_listing import (
     parse_time,
     run_tool,
     series_of_name,
+    unexpected_output,
 )
 
 if TYPE_CHECKING:
@@ -57,9 +57,10 @@ def borg_env(host: Host, location: BackupLocation, cache_dir: Path | None) -> di
 
 def parse_archives(text: str) -> list[Backup]:
     """Backups from `borg list --json` output (times printed in UTC, see borg_env)."""
-    data = parse_json("borg", text)
+    data = parse_json("borg", text, "borg list")
     if not isinstance(data, dict) or not isinstance(data.get("archives"), list):
-        raise BackupReadError("borg list: expected a JSON object with an archives list")
+        raise unexpected_output("borg list", "expected a JSON object with an archives list, got",
+                                data)
     backups = []
     for archive in data["archives"]:
         try:
@@ -73,17 +74,17 @@ def parse_archives(text: str) -> list[Backup]:
                 )
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise BackupReadError(f"borg list: unexpected entry {archive!r:.200}") from exc
+            raise unexpected_output("borg list", "unexpected entry", archive) from exc
     return backups
 
 
 def parse_info_size(text: str) -> int:
     """The original (uncompressed) size of the archive in `borg info --json` output."""
-    data = parse_json("borg", text)
+    data = parse_json("borg", text, "borg info")
     try:
         return int(data["archives"][0]["stats"]["original_size"])
     except (KeyError, IndexError, TypeError, ValueError) as exc:
-        raise BackupReadError(f"borg info: no archive size in {text[:200]!r}") from exc
+        raise unexpected_output("borg info", "no archive size in", text) from exc
 
 
 def list_borg(host: Host, location: BackupLocation, cache_dir: Path | None) -> Listing:

@@ -1,6 +1,6 @@
 """ports checks: socket inventory, risky services and the nmap network scan.
 
-Fixture trees hold /proc/net files recorded from the real kernel (fixtures/ports/record.py). Live
+Fixture trees hold /proc/net files recorded from the real kernel (fixtures/record.py). Live
 tests open real sockets in this process and read them back through psutil; scans run the real
 nmap against 127.0.0.1/::1 or against a network namespace this test creates and deletes.
 """
@@ -21,16 +21,16 @@ import pytest
 import yaml
 
 from sentinelle.checks.base import Check, CheckContext
-from sentinelle.checks.ports import ListeningPorts, NetworkScan, RiskyServices, host_timeout
-from sentinelle.checks.ports_inventory import (
+from sentinelle.checks.ports.checks import ListeningPorts, NetworkScan, RiskyServices, host_timeout
+from sentinelle.checks.ports.inventory import (
     LOOPBACK,
     NETWORK,
     decode_proc_address,
     parse_proc_net,
     scope_of,
 )
-from sentinelle.checks.ports_risky import load_risky_catalog, parse_risky_services
-from sentinelle.checks.ports_scan import nmap_argv, target_kind, valid_port_spec
+from sentinelle.checks.ports.risky import load_risky_catalog, parse_risky_services
+from sentinelle.checks.ports.scan import nmap_argv, target_kind, valid_port_spec
 from sentinelle.config import Config, PortSettings, parse_config
 from sentinelle.errors import ConfigError
 from sentinelle.host import CommandResult, Host, subprocess_runner
@@ -39,11 +39,12 @@ from sentinelle.model import Finding, Severity, Status
 from sentinelle.rules import RuleSet, load_rules
 from sentinelle.runner import run_check
 from tests.checks.netns import list_namespaces, veth_namespace
+from tests.checks.texts import remedy, rendered, summary
 from tests.conftest import fixture_host, need_root, need_tool, recorded
 
 HERE = Path(__file__).resolve().parent
-FIXTURES = HERE / "fixtures" / "ports"
-REPO = HERE.parent.parent
+FIXTURES = HERE / "fixtures"
+REPO = HERE.parents[2]
 RULES = load_rules()
 CATALOG = load_risky_catalog(RULES)
 VNC_PORTS = range(5900, 5911)
@@ -66,6 +67,7 @@ def run(cls: type[Check], host: Host, config: Config | None = None) -> list[Find
     findings = list(make(cls, config).run(host))
     for f in findings:
         assert f.check == cls.id
+        rendered(f)
         for m in f.measurements:  # only documented names, with exactly their labels
             assert m.name in MEASUREMENTS, m.name
             assert set(m.labels) == set(MEASUREMENTS[m.name].labels), m
@@ -73,7 +75,7 @@ def run(cls: type[Check], host: Host, config: Config | None = None) -> list[Find
 
 
 def only(findings: list[Finding]) -> Finding:
-    assert len(findings) == 1, [f.summary for f in findings]
+    assert len(findings) == 1, [summary(f) for f in findings]
     return findings[0]
 
 
@@ -190,7 +192,7 @@ def test_listening_inventory_of_a_recorded_tree() -> None:
         assert inventory[key]["process"] is None  # /proc/net does not name the owner
     assert finding.evidence["source"] == "/proc/net"
     assert (finding.evidence["network"], finding.evidence["loopback"]) == (8, 6)
-    assert "8 reachable from the network, 6 on loopback only" in finding.summary
+    assert "8 reachable from the network, 6 on loopback only" in summary(finding)
     labels = {
         (m.labels["address"], m.labels["port"], m.labels["protocol"]) for m in finding.measurements
     }
@@ -211,7 +213,7 @@ def test_tree_without_proc_net_is_skipped(tmp_path: Path) -> None:
     for cls in (ListeningPorts, RiskyServices):
         finding = only(run(cls, fixture_host(tmp_path)))
         assert finding.status == Status.SKIP
-        assert "/proc/net" in finding.summary
+        assert "/proc/net" in summary(finding)
 
 
 # --- ports.risky_services on fixture trees --------------------------------------------------
@@ -238,11 +240,12 @@ def test_risky_services_exposed_on_the_network_fail_at_their_severity() -> None:
     assert ranks == sorted(ranks)
 
     telnet = found["telnet"]
-    assert telnet.summary == "telnet listens on the network: 0.0.0.0:23/tcp."
+    assert summary(telnet) == "telnet listens on the network: 0.0.0.0:23/tcp."
+    assert summary(telnet, "fr") == "telnet écoute sur le réseau : 0.0.0.0:23/tcp."
     assert telnet.evidence["network"] == ["0.0.0.0:23/tcp"]
     assert "clair" in telnet.evidence["why"]["fr"]
-    assert "telnet service (23/tcp)" in telnet.remediation["en"]
-    assert "0.0.0.0:23/tcp" in telnet.remediation["fr"]
+    assert "telnet service (23/tcp)" in remedy(telnet)
+    assert "0.0.0.0:23/tcp" in remedy(telnet, "fr")
     assert telnet.references == {"anssi": [21, 23]}
     assert found["rdp"].evidence["network"] == ["[::]:3389/tcp"]
     assert found["smb"].evidence["network"] == ["10.213.77.10:445/tcp"]
@@ -254,7 +257,7 @@ def test_risky_service_on_loopback_only_passes_and_says_so() -> None:
     assert mysql.status == Status.PASS
     assert mysql.evidence["exposure"] == "loopback only"
     assert mysql.evidence["loopback"] == ["[::ffff:127.0.0.1]:3306/tcp"]
-    assert "loopback only" in mysql.summary
+    assert "loopback only" in summary(mysql)
 
 
 def test_clean_tree_has_no_failing_service() -> None:
@@ -272,7 +275,7 @@ def test_host_without_any_risky_service_gets_one_pass(tmp_path: Path) -> None:
     (net / "tcp").write_text("\n".join([lines[0], *[x for x in lines if ":0016 " in x]]) + "\n")
     finding = only(run(RiskyServices, fixture_host(tmp_path)))
     assert finding.status == Status.PASS
-    assert finding.summary == "No risky service listens on this host."
+    assert summary(finding) == "No risky service listens on this host."
     assert finding.evidence["listening_sockets"] == 1
 
 
@@ -420,7 +423,7 @@ def test_live_risky_service_on_the_network_fails_and_on_loopback_passes() -> Non
     assert (vnc.status, vnc.severity) == (Status.FAIL, Severity.HIGH)
     me = psutil.Process().name()
     assert f"0.0.0.0:{wide_port}/tcp ({me})" in vnc.evidence["network"]
-    assert f"0.0.0.0:{wide_port}/tcp" in vnc.summary
+    assert f"0.0.0.0:{wide_port}/tcp" in summary(vnc)
     local_finding = found[local_service.name]
     assert local_finding.status == Status.PASS
     assert local_finding.evidence["exposure"] == "loopback only"
@@ -452,7 +455,8 @@ def test_only_addresses_and_host_names_are_scan_targets(target: str, kind: str |
 
 def test_nmap_command_is_a_bounded_tcp_connect_scan_of_exactly_the_targets() -> None:
     argv = nmap_argv(["127.0.0.1", "localhost"], "22,445", 96.0)
-    assert argv[:5] == ["nmap", "-sT", "-Pn", "-n", "--open"]
+    assert argv[:4] == ["nmap", "-sT", "-Pn", "-n"]
+    assert "--open" not in argv  # it would drop a host with no open port from the report
     assert argv[argv.index("--host-timeout") + 1] == "96000ms"
     assert argv[-3:] == ["--", "127.0.0.1", "localhost"]
     assert "-6" in nmap_argv(["::1"], "22", 5.0, ipv6=True)
@@ -467,7 +471,7 @@ def test_no_target_configured_skips() -> None:
     # The fixture host raises on any command: nothing may run.
     finding = only(run(NetworkScan, fixture_host(FIXTURES / "clean")))
     assert finding.status == Status.SKIP
-    assert "ports.scan_targets" in finding.summary
+    assert "ports.scan_targets" in summary(finding)
 
 
 def test_bad_targets_are_refused_and_never_reach_nmap() -> None:
@@ -475,7 +479,7 @@ def test_bad_targets_are_refused_and_never_reach_nmap() -> None:
     findings = run(NetworkScan, fixture_host(FIXTURES / "clean"), config)
     assert [f.status for f in findings] == [Status.ERROR] * 3
     assert [f.evidence["target"] for f in findings] == ["10.0.0.0/24", "-oN/tmp/x", "127.0.0.1-5"]
-    assert all("not an IP address or a host name" in f.summary for f in findings)
+    assert all("not an IP address or a host name" in summary(f) for f in findings)
 
 
 def test_bad_scan_ports_is_an_error_naming_the_key() -> None:
@@ -494,7 +498,7 @@ def test_missing_nmap_with_targets_is_an_error() -> None:
     findings = run(NetworkScan, Host("/", runner=runner), scan_config(["127.0.0.1"]))
     finding = only(findings)
     assert finding.status == Status.ERROR
-    assert "nmap is not installed" in finding.summary
+    assert "nmap is not installed" in summary(finding)
 
 
 # Recorded from nmap 7.93 on this machine: a name that does not resolve. Replayed because running
@@ -521,7 +525,7 @@ def test_unresolvable_target_is_an_error_with_nmaps_reason() -> None:
     )
     finding = only(run(NetworkScan, host, scan_config(["no-such-host.invalid"], "22")))
     assert finding.status == Status.ERROR
-    assert finding.summary == (
+    assert summary(finding) == (
         'no-such-host.invalid was not scanned: Failed to resolve "no-such-host.invalid".'
     )
 
@@ -574,14 +578,14 @@ def test_nmap_flags_a_risky_port_with_the_default_port_list() -> None:
     assert len(fail) == 1
     assert (fail[0].severity, fail[0].evidence["service"]) == (Severity.HIGH, "vnc")
     assert fail[0].evidence["port"] == port
-    assert fail[0].summary == f"vnc ({port}/tcp) is reachable on 127.0.0.1."
+    assert summary(fail[0]) == f"vnc ({port}/tcp) is reachable on 127.0.0.1."
     assert dict(fail[0].measurements[0].labels) == {
         "target": "127.0.0.1",
         "port": str(port),
         "protocol": "tcp",
         "service": "vnc",
     }
-    assert "127.0.0.1" in fail[0].remediation["fr"]
+    assert "127.0.0.1" in remedy(fail[0], "fr")
     scanned = findings[-1].evidence["scanned_ports"]
     assert scanned == CATALOG.nmap_ports("tcp")
 
@@ -619,7 +623,7 @@ def test_nmap_host_timeout_is_reported_as_an_error() -> None:
         config = Config(ports=PortSettings((ns.ns_address,), "1-65535", 6.0))
         finding = only(run(NetworkScan, Host("/"), config))
     assert finding.status == Status.ERROR
-    assert "host timeout" in finding.summary
+    assert "host timeout" in summary(finding)
     assert finding.evidence["target"] == ns.ns_address
 
 

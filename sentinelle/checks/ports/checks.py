@@ -1,7 +1,7 @@
 """Exposed ports: what listens on this host, which risky services are reachable, what a scan sees.
 
 The risky services and their severities are data (rules/risky_ports.yaml). The socket inventory
-reads psutil on the live host and /proc/net on fixture trees (see ports_inventory); the network
+reads psutil on the live host and /proc/net on fixture trees (see inventory); the network
 scan runs nmap through the Host runner on the targets of the config, and on nothing else.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sentinelle.checks.base import Check, register
-from sentinelle.checks.ports_inventory import (
+from sentinelle.checks.ports.inventory import (
     LOOPBACK,
     NETWORK,
     Inventory,
@@ -21,8 +21,8 @@ from sentinelle.checks.ports_inventory import (
     by_scope,
     collect_inventory,
 )
-from sentinelle.checks.ports_risky import RiskyCatalog, RiskyService, load_risky_catalog
-from sentinelle.checks.ports_scan import (
+from sentinelle.checks.ports.risky import RiskyCatalog, RiskyService, load_risky_catalog
+from sentinelle.checks.ports.scan import (
     OpenPort,
     ScannedHost,
     nmap_argv,
@@ -30,7 +30,7 @@ from sentinelle.checks.ports_scan import (
     target_kind,
     valid_port_spec,
 )
-from sentinelle.checks.privileges import lacking_reason
+from sentinelle.checks.privileges import lacking_args, lacking_reason
 from sentinelle.errors import CommandNotFound, ConfigError
 from sentinelle.model import Finding, Measurement, Severity, Status
 
@@ -54,11 +54,7 @@ def host_timeout(budget: float) -> float:
 
 
 def _no_proc_net(check: Check) -> Finding:
-    return check.finding(
-        Status.SKIP,
-        "No /proc/net/tcp, tcp6, udp or udp6 in the inspected tree: sockets cannot be listed.",
-        {"reason": "no /proc/net files"},
-    )
+    return check.say(Status.SKIP, "no_proc_net", {}, {"reason": "no /proc/net files"})
 
 
 def _socket_evidence(s: ListeningSocket, service: RiskyService | None) -> dict[str, Any]:
@@ -113,23 +109,16 @@ class ListeningPorts(Check):
             evidence["not_listed"] = len(inventory.sockets) - len(listed)
         if inventory.unparsed_lines:
             evidence["unparsed_lines"] = inventory.unparsed_lines
-        if inventory.sockets:
-            summary = (
-                f"{len(inventory.sockets)} listening socket(s): {network} reachable from the "
-                f"network, {loopback} on loopback only."
-            )
-        else:
-            summary = "No listening TCP or bound UDP socket."
-        yield self.finding(Status.PASS, summary, evidence, measurements=measurements)
+        args = {"count": len(inventory.sockets), "network": network, "loopback": loopback}
+        case = "inventory" if inventory.sockets else "none"
+        yield self.say(Status.PASS, case, args, evidence, measurements=measurements)
         if inventory.missing_capabilities:
-            reason = lacking_reason(
-                list(inventory.missing_capabilities),
-                "name the program behind another user's socket",
-            )
-            yield self.finding(
+            lacking = list(inventory.missing_capabilities)
+            reason = lacking_reason(lacking, "name the program behind another user's socket")
+            yield self.say(
                 Status.SKIP,
-                f"The program behind {inventory.ownerless} listening socket(s) is unknown: "
-                f"{reason}.",
+                "owners_unknown",
+                {"count": inventory.ownerless, **lacking_args(lacking)},
                 {
                     "reason": reason,
                     "missing_capabilities": list(inventory.missing_capabilities),
@@ -152,17 +141,15 @@ class RiskyServices(Check):
         catalog = load_risky_catalog(self.context.rules)
         found = self._group(inventory, catalog)
         if not found:
-            yield self.finding(
+            yield self.say(
                 Status.PASS,
-                "No risky service listens on this host.",
+                "none",
+                {},
                 {
                     "source": inventory.source,
                     "listening_sockets": len(inventory.sockets),
                     "risky_services_known": len(catalog.services),
                 },
-                service="",
-                ports="",
-                addresses="",
             )
             return
         for service, sockets in found:
@@ -195,28 +182,15 @@ class RiskyServices(Check):
             "loopback": [s.describe() for s in by_scope(sockets, LOOPBACK)],
         }
         shown = exposed or sockets
-        where = ", ".join(s.describe() for s in shown)
+        args = {
+            "service": service.name,
+            "ports": service.describe_ports(),
+            "addresses": [s.describe() for s in shown],
+        }
+        evidence["exposure"] = "network" if exposed else "loopback only"
         if exposed:
-            evidence["exposure"] = "network"
-            return self.finding(
-                Status.FAIL,
-                f"{service.name} listens on the network: {where}.",
-                evidence,
-                severity=service.severity,
-                service=service.name,
-                ports=service.describe_ports(),
-                addresses=where,
-            )
-        evidence["exposure"] = "loopback only"
-        return self.finding(
-            Status.PASS,
-            f"{service.name} listens on loopback only ({where}): not reachable from the network.",
-            evidence,
-            severity=service.severity,
-            service=service.name,
-            ports=service.describe_ports(),
-            addresses=where,
-        )
+            return self.say(Status.FAIL, "exposed", args, evidence, severity=service.severity)
+        return self.say(Status.PASS, "loopback_only", args, evidence, severity=service.severity)
 
 
 def _result_for(target: str, scanned: list[ScannedHost]) -> ScannedHost | None:
@@ -249,24 +223,13 @@ class NetworkScan(Check):
     def run(self, host: Host) -> Iterable[Finding]:
         settings = self.context.config.ports
         if not settings.scan_targets:
-            yield self.finding(
-                Status.SKIP,
-                "No scan target configured (ports.scan_targets): the network scan is off.",
-                {"reason": "no scan target configured"},
-                service="",
-                port="",
-                target="",
-            )
+            yield self.say(Status.SKIP, "no_targets", {}, {"reason": "no scan target configured"})
             return
         targets: dict[str, str] = {}  # target -> kind, in config order, without duplicates
         for target in settings.scan_targets:
             kind = target_kind(target)
             if kind is None:
-                yield self._error(
-                    f"Refused scan target {target!r}: not an IP address or a host name "
-                    "(networks, ranges and options are never scanned).",
-                    target,
-                )
+                yield self._error("refused_target", target)
             else:
                 targets.setdefault(target, kind)
         if not targets:
@@ -288,15 +251,11 @@ class NetworkScan(Check):
             if group:
                 yield from self._scan(host, group, ports, ipv6, catalog)
 
-    def _error(self, summary: str, target: str, **evidence: Any) -> Finding:
-        return self.finding(
-            Status.ERROR,
-            summary,
-            {"target": target, **evidence},
-            service="",
-            port="",
-            target=target,
-        )
+    def _error(
+        self, case: str, target: str, args: dict[str, Any] | None = None, **evidence: Any
+    ) -> Finding:
+        return self.say(Status.ERROR, case, {"target": target, **(args or {})},
+                        {"target": target, **evidence})
 
     def _scan(
         self, host: Host, targets: list[str], ports: str, ipv6: bool, catalog: RiskyCatalog
@@ -308,34 +267,29 @@ class NetworkScan(Check):
             result = host.run(argv, timeout=budget)
         except CommandNotFound:
             for target in targets:
-                yield self._error(
-                    f"nmap is not installed, so {target} was not scanned although "
-                    "ports.scan_targets asks for it.",
-                    target,
-                )
+                yield self._error("nmap_missing", target)
             return
         if not result.ok:
             detail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+            args = {"code": result.returncode, "detail": " / ".join(detail)}
             for target in targets:
-                yield self._error(
-                    f"nmap failed (exit {result.returncode}) scanning {target}: "
-                    + " / ".join(detail),
-                    target,
-                    nmap_args=argv,
-                )
+                yield self._error("nmap_failed", target, args, nmap_args=argv)
             return
         scanned = parse_nmap_xml(result.stdout)
         notes = [line for line in result.stderr.splitlines() if line.strip()]
         for target in targets:
             match = _result_for(target, scanned)
             if match is None:
-                why = next((n for n in notes if target in n), "no result in nmap's report")
-                yield self._error(f"{target} was not scanned: {why}", target, nmap_args=argv)
+                note = next((n for n in notes if target in n), None)
+                if note is None:
+                    yield self._error("not_scanned", target, nmap_args=argv)
+                else:  # nmap's own words (e.g. it could not resolve the name)
+                    yield self._error("not_scanned_note", target, {"note": note}, nmap_args=argv)
             elif match.timed_out:
                 yield self._error(
-                    f"nmap gave up on {target} after its host timeout "
-                    f"({host_timeout(budget):g} s): its open ports are unknown.",
+                    "timed_out",
                     target,
+                    {"seconds": host_timeout(budget)},
                     address=match.address,
                     nmap_args=argv,
                 )
@@ -357,9 +311,10 @@ class NetworkScan(Check):
                 others.append(open_port)
                 continue
             where = f"{open_port.port}/{open_port.protocol}"
-            yield self.finding(
+            yield self.say(
                 Status.FAIL,
-                f"{service.name} ({where}) is reachable on {target}.",
+                "reachable",
+                {"service": service.name, "port": where, "target": target},
                 {
                     "target": target,
                     "address": scanned.address,
@@ -371,27 +326,21 @@ class NetworkScan(Check):
                 },
                 severity=service.severity,
                 measurements=[self._measurement(target, open_port, service.name)],
-                service=service.name,
-                port=where,
-                target=target,
             )
         listed = [
             f"{p.port}/{p.protocol}" + (f" ({p.nmap_service})" if p.nmap_service else "")
             for p in others
         ]
         if listed:
-            summary = (
-                f"{target}: {len(listed)} other open port(s), not in the risky list: "
-                + ", ".join(listed)
-                + "."
-            )
+            case = "others"
         elif scanned.open_ports:
-            summary = f"{target}: no open port besides the risky ones above."
+            case = "only_risky"
         else:
-            summary = f"{target}: no open port among the scanned ports."
-        yield self.finding(
+            case = "nothing_open"
+        yield self.say(
             Status.PASS,
-            summary,
+            case,
+            {"target": target, "count": len(listed), "ports": listed},
             {
                 "target": target,
                 "address": scanned.address,
@@ -401,9 +350,6 @@ class NetworkScan(Check):
             },
             severity=Severity.INFO,
             measurements=[self._measurement(target, p, "") for p in others],
-            service="",
-            port="",
-            target=target,
         )
 
     @staticmethod

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sentinelle.errors import CommandError
+from sentinelle.checks.patching.commands import ToolFailed
 
 if TYPE_CHECKING:
     from sentinelle.host import Host
@@ -107,14 +107,14 @@ def query_dnf(host: Host, timeout: float) -> DnfUpdates:
     problems = _problems(check.stderr)
     if check.returncode not in (0, CHECK_UPDATE_PENDING) or problems:
         detail = " / ".join(problems or check.stderr.strip().splitlines()[-3:])
-        raise CommandError(f"dnf check-update failed (exit {check.returncode}): {detail}")
+        raise ToolFailed("dnf check-update", check.returncode, detail)
     info = host.run(
         _dnf_argv(host, "updateinfo", "list", "--security", "--available"), timeout=timeout
     )
     problems = _problems(info.stderr)
     if not info.ok or problems:
         detail = " / ".join(problems or info.stderr.strip().splitlines()[-3:])
-        raise CommandError(f"dnf updateinfo failed (exit {info.returncode}): {detail}")
+        raise ToolFailed("dnf updateinfo", info.returncode, detail)
     pending = list(dict.fromkeys(parse_check_update(check.stdout)))
     rows = parse_updateinfo(info.stdout)
     # An advisory may name a version that is not installable here (excluded, other stream):

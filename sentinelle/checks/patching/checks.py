@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sentinelle.checks.base import Check, register
-from sentinelle.checks.patching_apt import (
+from sentinelle.checks.patching.apt import (
     ListsState,
     agent_apt_dir,
     agent_lists,
@@ -26,13 +27,15 @@ from sentinelle.checks.patching_apt import (
     simulate_upgrade,
     system_lists,
 )
-from sentinelle.checks.patching_dnf import dnf_metadata_updated, query_dnf
-from sentinelle.checks.patching_history import last_upgrade
-from sentinelle.checks.patching_support import load_os_support
-from sentinelle.checks.patching_versions import compare_versions, newest
-from sentinelle.errors import CommandError, CommandNotFound
+from sentinelle.checks.patching.commands import ToolFailed
+from sentinelle.checks.patching.dnf import dnf_metadata_updated, query_dnf
+from sentinelle.checks.patching.history import last_upgrade
+from sentinelle.checks.patching.support import load_os_support
+from sentinelle.checks.patching.versions import compare_versions, newest
+from sentinelle.errors import CommandError, CommandNotFound, CommandTimeout
 from sentinelle.facts import os_release
 from sentinelle.model import Finding, Measurement, Severity, Status
+from sentinelle.params import param
 
 if TYPE_CHECKING:
     from sentinelle.host import Host
@@ -54,6 +57,8 @@ _RPM_IDS = {"rhel", "fedora", "centos"}
 REBOOT_FLAGS = ("/run/reboot-required", "/var/run/reboot-required")
 KERNEL_DIRS = ("/lib/modules", "/usr/lib/modules")
 DAY = 86400.0
+# Package names a finding's sentence lists; more are said as "N updates, among them ...".
+SUMMARY_NAMES = 10
 
 
 def package_family(host: Host) -> str | None:
@@ -87,11 +92,6 @@ def _bounded(names: Sequence[str], limit: int) -> dict[str, Any]:
     return out
 
 
-def _short_list(names: Sequence[str], limit: int = 10) -> str:
-    text = ", ".join(names[:limit])
-    return text + (f" (+{len(names) - limit})" if len(names) > limit else "")
-
-
 @register
 class PendingUpdates(Check):
     """Pending package updates, security and other, counted as the package manager counts them.
@@ -103,19 +103,25 @@ class PendingUpdates(Check):
 
     id = "patching.pending_updates"
 
+    @dataclass(frozen=True)
+    class Params:
+        security_threshold: int = param(minimum=0, doc="fail above this many security updates")
+        other_threshold: int = param(minimum=0, doc="warn above this many other updates")
+        max_listed: int = param(minimum=1, maximum=100_000, doc="package names in evidence")
+        stale_lists_hours: float = param(minimum=1, doc="older lists: counts may be too low")
+        timeout_seconds: float = param(minimum=1, maximum=3600, doc="per apt or dnf command")
+
+    params: Params
+
     def run(self, host: Host) -> Iterable[Finding]:
         family = package_family(host)
-        timeout = float(self.params.get("timeout_seconds", 100.0))
+        timeout = self.params.timeout_seconds
         if family == DEB:
             yield from self._apt(host, timeout)
         elif family == RPM:
             yield from self._dnf(host, timeout)
         else:
-            yield self._skip(
-                "Neither a Debian/Ubuntu nor a RHEL-family system: no apt-get or dnf to ask "
-                "for pending updates.",
-                "unsupported package manager",
-            )
+            yield self._skip("unsupported", "unsupported package manager")
 
     def _cache_dir(self) -> Path | None:
         """The agent's own apt directory, when its state directory can be written."""
@@ -123,11 +129,21 @@ class PendingUpdates(Check):
         probe = state_dir if state_dir.exists() else state_dir.parent
         return agent_apt_dir(state_dir) if os.access(probe, os.W_OK) else None
 
-    def _skip(self, summary: str, reason: str) -> Finding:
-        return self.finding(Status.SKIP, summary, {"reason": reason}, count=0, packages="")
+    def _skip(self, case: str, reason: str) -> Finding:
+        return self.say(Status.SKIP, case, {}, {"reason": reason})
 
-    def _error(self, summary: str, **evidence: Any) -> Finding:
-        return self.finding(Status.ERROR, summary, evidence, count=0, packages="")
+    def _error(self, exc: CommandError, tool: str, **evidence: Any) -> Finding:
+        """apt-get or dnf could not answer: which command, and what it said."""
+        evidence["error"] = str(exc)
+        if isinstance(exc, ToolFailed):
+            args: dict[str, Any] = {"command": exc.command, "code": exc.returncode,
+                                    "detail": exc.detail}
+            return self.say(Status.ERROR, "tool_failed", args, evidence)
+        if isinstance(exc, CommandTimeout):
+            args = {"command": tool, "seconds": self.params.timeout_seconds}
+            return self.say(Status.ERROR, "tool_timeout", args, evidence)
+        return self.say(Status.ERROR, "tool_error", {"command": tool, "detail": str(exc)},
+                        evidence)
 
     def _apt(self, host: Host, timeout: float) -> Iterator[Finding]:
         lists = lists_in_use(host, self.context.config.agent.state_dir)
@@ -135,13 +151,10 @@ class PendingUpdates(Check):
         try:
             plan = simulate_upgrade(host, lists, timeout, self._cache_dir())
         except CommandNotFound:
-            yield self._skip(
-                "apt-get is not installed on this machine: pending updates cannot be counted.",
-                "apt-get not installed",
-            )
+            yield self._skip("apt_missing", "apt-get not installed")
             return
         except CommandError as exc:
-            yield self._error(str(exc), command=argv)
+            yield self._error(exc, "apt-get -s upgrade", command=argv)
             return
         age = _age_hours(host, lists.updated)
         common = {
@@ -160,13 +173,10 @@ class PendingUpdates(Check):
         try:
             updates = query_dnf(host, timeout)
         except CommandNotFound:
-            yield self._skip(
-                "dnf is not installed on this machine: pending updates cannot be counted.",
-                "dnf not installed",
-            )
+            yield self._skip("dnf_missing", "dnf not installed")
             return
         except CommandError as exc:
-            yield self._error(str(exc))
+            yield self._error(exc, "dnf check-update")
             return
         updated, _ = dnf_metadata_updated(host)
         common = {
@@ -180,47 +190,35 @@ class PendingUpdates(Check):
 
     @property
     def _limit(self) -> int:
-        return int(self.params.get("max_listed", 50))
+        return self.params.max_listed
 
     def _pair(
         self, security: list[str], other: list[str], common: dict[str, Any]
     ) -> Iterator[Finding]:
-        sec_max = int(self.params.get("security_threshold", 0))
-        other_max = int(self.params.get("other_threshold", 0))
-        stale = ""
+        sec_max = self.params.security_threshold
+        other_max = self.params.other_threshold
         age = common.get("lists_age_hours")
-        if isinstance(age, float) and age > float(self.params.get("stale_lists_hours", 48.0)):
-            stale = f" (package lists are {age / 24:.0f} days old: the real number may be higher)"
-        sec_status = Status.FAIL if len(security) > sec_max else Status.PASS
-        yield self.finding(
-            sec_status,
-            (
-                f"{len(security)} security update(s) pending{stale}: {_short_list(security)}."
-                if security
-                else f"No security update pending{stale}."
-            ),
-            {"kind": "security", "count": len(security), "threshold": sec_max, **common}
-            | _bounded(security, self._limit),
-            severity=Severity.HIGH,
-            measurements=[Measurement("pending_updates", len(security), {"kind": "security"})],
-            count=len(security),
-            packages=_short_list(security),
-        )
-        other_status = Status.WARN if len(other) > other_max else Status.PASS
-        yield self.finding(
-            other_status,
-            (
-                f"{len(other)} other (non-security) update(s) pending{stale}: {_short_list(other)}."
-                if other
-                else f"No other update pending{stale}."
-            ),
-            {"kind": "other", "count": len(other), "threshold": other_max, **common}
-            | _bounded(other, self._limit),
-            severity=Severity.LOW,
-            measurements=[Measurement("pending_updates", len(other), {"kind": "other"})],
-            count=len(other),
-            packages=_short_list(other),
-        )
+        stale = isinstance(age, float) and age > self.params.stale_lists_hours
+        for kind, names, limit, over, severity in (
+            ("security", security, sec_max, Status.FAIL, Severity.HIGH),
+            ("other", other, other_max, Status.WARN, Severity.LOW),
+        ):
+            args: dict[str, Any] = {"count": len(names), "packages": names[:SUMMARY_NAMES]}
+            case = f"{kind}_none" if not names else f"{kind}_pending"
+            if len(names) > SUMMARY_NAMES:
+                case += "_more"
+            if stale:
+                case += "_stale"
+                args["lists_age"] = round(float(age or 0.0) * 3600)
+            yield self.say(
+                over if len(names) > limit else Status.PASS,
+                case,
+                args,
+                {"kind": kind, "count": len(names), "threshold": limit, **common}
+                | _bounded(names, self._limit),
+                severity=severity,
+                measurements=[Measurement("pending_updates", len(names), {"kind": kind})],
+            )
 
 
 def _age_hours(host: Host, updated: datetime | None) -> float | None:
@@ -235,9 +233,15 @@ class PackageListsAge(Check):
 
     id = "patching.package_lists_age"
 
+    @dataclass(frozen=True)
+    class Params:
+        max_age_hours: float = param(minimum=1, doc="older package lists warn")
+
+    params: Params
+
     def run(self, host: Host) -> Iterable[Finding]:
         family = package_family(host)
-        max_hours = float(self.params.get("max_age_hours", 48.0))
+        max_hours = self.params.max_age_hours
         if family == DEB:
             state_dir = self.context.config.agent.state_dir
             in_use = lists_in_use(host, state_dir)
@@ -254,13 +258,8 @@ class PackageListsAge(Check):
             state = ListsState("system", host.path("/var/cache/dnf"), updated, newest_file)
             yield self._verdict(host, state, max_hours, {}, "dnf makecache")
         else:
-            yield self.finding(
-                Status.SKIP,
-                "Neither a Debian/Ubuntu nor a RHEL-family system: no package lists to date.",
-                {"reason": "unsupported package manager"},
-                age="",
-                command="",
-            )
+            yield self.say(Status.SKIP, "unsupported", {},
+                           {"reason": "unsupported package manager"})
 
     def _verdict(
         self,
@@ -279,42 +278,16 @@ class PackageListsAge(Check):
             **extra,
         }
         if lists.updated is None:
-            return self.finding(
-                Status.WARN,
-                f"No package lists at all: `{refresh}` has never run, so pending updates "
-                "cannot be counted.",
-                evidence,
-                age="never",
-                command=refresh,
-            )
+            return self.say(Status.WARN, "never", {"command": refresh}, evidence)
         age_seconds = max(0.0, (host.now() - lists.updated).total_seconds())
         age_hours = round(age_seconds / 3600, 2)
         evidence["age_hours"] = age_hours
         measurement = Measurement("package_lists_age_seconds", round(age_seconds, 3))
+        args = {"age": round(age_seconds), "max_age": max_hours * 3600, "command": refresh}
         if age_hours > max_hours:
-            return self.finding(
-                Status.WARN,
-                f"The package lists are {_describe_age(age_seconds)} old (limit {max_hours:g} h): "
-                "updates published since then are not counted as pending.",
-                evidence,
-                measurements=[measurement],
-                age=_describe_age(age_seconds),
-                command=refresh,
-            )
-        return self.finding(
-            Status.PASS,
-            f"The package lists are {_describe_age(age_seconds)} old ({lists.source} lists).",
-            evidence,
-            measurements=[measurement],
-            age=_describe_age(age_seconds),
-            command=refresh,
-        )
-
-
-def _describe_age(seconds: float) -> str:
-    if seconds >= 2 * DAY:
-        return f"{seconds / DAY:.0f} days"
-    return f"{seconds / 3600:.0f} h"
+            return self.say(Status.WARN, "old", args, evidence, measurements=[measurement])
+        case = "fresh_agent" if lists.source == "agent" else "fresh"
+        return self.say(Status.PASS, case, args, evidence, measurements=[measurement])
 
 
 def _installed_kernels(host: Host) -> dict[str, Path]:
@@ -346,6 +319,12 @@ class RebootRequired(Check):
 
     id = "patching.reboot_required"
 
+    @dataclass(frozen=True)
+    class Params:
+        max_pending_days: float = param(minimum=0, doc="a reboot waiting longer fails")
+
+    params: Params
+
     def run(self, host: Host) -> Iterable[Finding]:
         flag = next((host.path(p) for p in REBOOT_FLAGS if host.path(p).is_file()), None)
         running = _running_kernel(host)
@@ -357,55 +336,35 @@ class RebootRequired(Check):
             "installed_kernels": sorted(kernels)[:20],
             "reboot_required_file": str(flag) if flag else None,
         }
-        reasons: list[str] = []
+        flagged = False
+        outdated = False  # an installed kernel newer than the running one
         since: list[datetime] = []
         if flag is not None:
             pkgs_path = flag.with_name(flag.name + ".pkgs")
             pkgs = pkgs_path.read_text(errors="replace") if pkgs_path.is_file() else ""
             names = list(dict.fromkeys(line.strip() for line in pkgs.splitlines() if line.strip()))
             evidence["packages"] = names[:50]
-            reasons.append("the system flagged it (/run/reboot-required)")
+            flagged = True
             since.append(datetime.fromtimestamp(flag.stat().st_mtime, UTC))
         if running and latest and compare_versions(running, latest) < 0:
-            reasons.append(f"kernel {running} runs but {latest} is installed")
+            outdated = True
             since.append(datetime.fromtimestamp(kernels[latest].stat().st_mtime, UTC))
-        if not reasons and not running:
-            yield self.finding(
-                Status.SKIP,
-                "The running kernel is unknown (no /proc/sys/kernel/osrelease in the inspected "
-                "tree) and no reboot-required flag is set.",
-                {**evidence, "reason": "running kernel unknown"},
-                reason="",
-            )
+        args: dict[str, Any] = {"running": running, "latest": latest or ""}
+        if not since and not running:
+            yield self.say(Status.SKIP, "kernel_unknown", args,
+                           {**evidence, "reason": "running kernel unknown"})
             return
-        value = 1.0 if reasons else 0.0
-        measurements = [Measurement("reboot_required", value)]
-        if not reasons:
-            note = (
-                f"running kernel {running} is the newest installed"
-                if latest
-                else f"running kernel {running}; no kernel installed in /boot or /lib/modules "
-                "(a container, or a kernel booted from outside)"
-            )
-            yield self.finding(
-                Status.PASS,
-                f"No reboot pending: {note}.",
-                evidence,
-                measurements=measurements,
-                reason="",
-            )
+        measurements = [Measurement("reboot_required", 1.0 if since else 0.0)]
+        if not since:
+            case = "none" if latest else "none_no_kernel"
+            yield self.say(Status.PASS, case, args, evidence, measurements=measurements)
             return
-        pending_days = (host.now() - min(since)).total_seconds() / DAY
-        evidence["pending_days"] = round(pending_days, 1)
-        max_days = float(self.params.get("max_pending_days", 7))
-        status = Status.FAIL if pending_days > max_days else Status.WARN
-        yield self.finding(
-            status,
-            f"A reboot is needed ({'; '.join(reasons)}), pending for {pending_days:.0f} day(s).",
-            evidence,
-            measurements=measurements,
-            reason="; ".join(reasons),
-        )
+        pending = max(0.0, (host.now() - min(since)).total_seconds())
+        evidence["pending_days"] = round(pending / DAY, 1)
+        args["pending"] = round(pending)
+        status = Status.FAIL if pending / DAY > self.params.max_pending_days else Status.WARN
+        case = "flagged_kernel" if flagged and outdated else "flagged" if flagged else "kernel"
+        yield self.say(status, case, args, evidence, measurements=measurements)
 
 
 @register
@@ -414,10 +373,18 @@ class LastUpgrade(Check):
 
     id = "patching.last_upgrade"
 
+    @dataclass(frozen=True)
+    class Params:
+        max_days: float = param(minimum=1, doc="fail after this many days without an upgrade")
+        warn_days: float = param(minimum=0, doc="warn after this many")
+        count_installs: bool = param(doc="installing new packages also counts as an upgrade")
+
+    params: Params
+
     def run(self, host: Host) -> Iterable[Finding]:
-        max_days = float(self.params.get("max_days", 30))
-        warn_days = float(self.params.get("warn_days", 14))
-        count_installs = bool(self.params.get("count_installs", False))
+        max_days = self.params.max_days
+        warn_days = self.params.warn_days
+        count_installs = self.params.count_installs
         history = last_upgrade(host, count_installs)
         evidence: dict[str, Any] = {
             "log_files": list(history.files[:20]),
@@ -425,24 +392,18 @@ class LastUpgrade(Check):
             "warn_days": warn_days,
             "count_installs": count_installs,
         }
+        args: dict[str, Any] = {"max_days": max_days * DAY}
         if history.last is None and history.oldest_record is None:
-            yield self.finding(
-                Status.SKIP,
-                "No package manager log (apt history, dpkg.log, dnf.rpm.log): the last upgrade "
-                "date is unknown.",
-                {**evidence, "reason": "no package manager log"},
-                days="?",
-            )
+            yield self.say(Status.SKIP, "no_logs", args,
+                           {**evidence, "reason": "no package manager log"})
             return
         now = host.now()
         if history.last is None:
             assert history.oldest_record is not None
             days = (now - history.oldest_record).total_seconds() / DAY
             evidence["logs_start"] = _iso(history.oldest_record)
-            summary = (
-                f"No package upgrade in the logs, which go back {days:.0f} day(s) "
-                f"(to {history.oldest_record.date().isoformat()})."
-            )
+            case = "none_in_logs"
+            args["when"] = _iso(history.oldest_record)
             measurements: list[Measurement] = []
         else:
             event = history.last
@@ -455,19 +416,18 @@ class LastUpgrade(Check):
                     "command": event.command,
                 }
             )
-            summary = (
-                f"Last package upgrade {days:.0f} day(s) ago "
-                f"({event.when.date().isoformat()}, {event.packages} package(s))."
-            )
+            case = "upgraded"
+            args.update(when=_iso(event.when), packages=event.packages)
             measurements = [Measurement("last_upgrade_timestamp_seconds", event.when.timestamp())]
         evidence["days"] = round(days, 2)
+        args["age"] = round(max(days, 0.0) * DAY)
         if days > max_days:
             status = Status.FAIL
         elif days > warn_days:
             status = Status.WARN
         else:
             status = Status.PASS
-        yield self.finding(status, summary, evidence, measurements=measurements, days=f"{days:.0f}")
+        yield self.say(status, case, args, evidence, measurements=measurements)
 
 
 @register
@@ -476,6 +436,12 @@ class OsSupport(Check):
 
     id = "patching.os_support"
 
+    @dataclass(frozen=True)
+    class Params:
+        warn_days: int = param(minimum=0, doc="warn this many days before the end of support")
+
+    params: Params
+
     def run(self, host: Host) -> Iterable[Finding]:
         table = load_os_support(self.context.rules)
         osr = os_release(host)
@@ -483,31 +449,18 @@ class OsSupport(Check):
         version = osr.get("VERSION_ID", "")
         base = {"os_id": os_id or None, "os_version": version or None}
         if not os_id or not version:
-            yield self.finding(
-                Status.SKIP,
-                "Unknown operating system or version (no ID or VERSION_ID in os-release): its "
-                "end of support cannot be looked up.",
-                {**base, "reason": "unknown OS"},
-                name="",
-                end="",
-                days="",
-            )
+            yield self.say(Status.SKIP, "unknown_os", {}, {**base, "reason": "unknown OS"})
             return
         window = table.lookup(os_id, version)
         if window is None:
-            yield self.finding(
-                Status.SKIP,
-                f"No end-of-support date known for {osr.get('PRETTY_NAME', os_id)} "
-                f"({os_id} {version}) in {Path(table.source).name}.",
-                {**base, "reason": "OS version not in os_support.yaml"},
-                name="",
-                end="",
-                days="",
-            )
+            unlisted = {"system": osr.get("PRETTY_NAME", os_id), "os_id": os_id,
+                        "version": version, "table": Path(table.source).name}
+            yield self.say(Status.SKIP, "not_listed", unlisted,
+                           {**base, "reason": "OS version not in os_support.yaml"})
             return
         today = host.now().astimezone(UTC).date()
         days_left = (window.end - today).days
-        warn_days = int(self.params.get("warn_days", 365))
+        warn_days = self.params.warn_days
         evidence: dict[str, Any] = {
             **base,
             "name": window.name,
@@ -531,25 +484,14 @@ class OsSupport(Check):
             stamp.timestamp(),
             {"os_id": os_id, "os_version": version},
         )
+        args: dict[str, Any] = {"name": window.name, "end": window.end.isoformat()}
         if days_left < 0:
-            status = Status.FAIL
-            summary = (
-                f"{window.name} has had no security support since {window.end.isoformat()} "
-                f"({-days_left} day(s) ago)."
-            )
+            status, case = Status.FAIL, "ended"
+            args["ago"] = -days_left * DAY
         else:
             status = Status.WARN if days_left <= warn_days else Status.PASS
-            during = f", now in its {phase} phase" if phase else ""
-            summary = (
-                f"{window.name}: security support ends on {window.end.isoformat()}, in "
-                f"{days_left} day(s){during}."
-            )
-        yield self.finding(
-            status,
-            summary,
-            evidence,
-            measurements=[measurement],
-            name=window.name,
-            end=window.end.isoformat(),
-            days=str(days_left),
-        )
+            case = "supported_phase" if phase else "supported"
+            args["left"] = days_left * DAY
+            if phase:
+                args["phase"] = phase
+        yield self.say(status, case, args, evidence, measurements=[measurement])
