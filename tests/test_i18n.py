@@ -162,3 +162,28 @@ def test_every_exposed_family_has_its_help_text_in_both_languages(tmp_path: Path
         assert helps["sentinelle_commune_info"] == expected
         if lang == "fr":
             assert not set(helps.values()) & english
+
+
+def test_the_agent_metrics_page_speaks_one_language() -> None:
+    """The agent's own families and the Report's, on its local /metrics, in one language."""
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from sentinelle.agent.exporter import AgentCollector, AgentState
+    from sentinelle.metrics import metric_help
+    from tests.collector.sample_reports import make_report
+
+    state = AgentState()
+    state.record_cycle(make_report(5), 0.5)
+    pages = {}
+    for lang in LANGS:
+        from prometheus_client.registry import CollectorRegistry
+
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(AgentCollector(state, lang))
+        text = generate_latest(registry).decode()
+        pages[lang] = {f.name: f.documentation for f in text_string_to_metric_families(text)}
+    assert pages["fr"]["sentinelle_agent_cycles"] == metric_help("agent_cycles", "fr")
+    assert "sentinelle_host_risk_score" in pages["fr"]
+    for name, documentation in pages["fr"].items():
+        assert documentation != pages["en"][name], name

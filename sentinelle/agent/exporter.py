@@ -10,7 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from sentinelle import __version__
-from sentinelle.metrics import report_metrics
+from sentinelle.metrics import metric_help, report_metrics
 from sentinelle.model import AgentHealth, Report
 
 
@@ -54,53 +54,53 @@ class AgentState:
 class AgentCollector(Collector):
     """Yields the posture metrics of the last Report plus the agent's own health."""
 
-    def __init__(self, state: AgentState) -> None:
+    def __init__(self, state: AgentState, lang: str = "fr") -> None:
         self.state = state
+        self.lang = lang  # of the HELP texts
 
     def collect(self) -> Iterator[Metric]:
         report, cycles, failures, seconds, last_end = self.state.snapshot()
-        info = InfoMetricFamily("sentinelle_agent", "The running Sentinelle agent.")
+        info = InfoMetricFamily("sentinelle_agent", metric_help("agent", self.lang))
         info.add_metric([], {"version": __version__})
         yield info
         yield CounterMetricFamily(
-            "sentinelle_agent_cycles", "Check cycles run since start.", value=cycles
+            "sentinelle_agent_cycles", metric_help("agent_cycles", self.lang), value=cycles
         )
         yield CounterMetricFamily(
             "sentinelle_agent_cycle_failures",
-            "Check cycles that produced no Report.",
+            metric_help("agent_cycle_failures", self.lang),
             value=failures,
         )
         yield GaugeMetricFamily(
             "sentinelle_agent_last_cycle_duration_seconds",
-            "Wall time of the last check cycle.",
+            metric_help("agent_last_cycle_duration_seconds", self.lang),
             value=seconds,
         )
         if last_end:
             yield GaugeMetricFamily(
                 "sentinelle_agent_last_cycle_timestamp_seconds",
-                "When the last check cycle ended (Unix seconds).",
+                metric_help("agent_last_cycle_timestamp_seconds", self.lang),
                 value=last_end,
             )
         yield GaugeMetricFamily(
             "sentinelle_agent_start_time_seconds",
-            "When the agent started (Unix seconds).",
+            metric_help("agent_start_time_seconds", self.lang),
             value=self.state.started,
         )
         if self.state.health_source is not None:
             health = self.state.health_source()
             yield CounterMetricFamily(
                 "sentinelle_agent_state_write_errors",
-                "Failed writes under the agent's state directory (a full disk, a read-only "
-                "mount); kept across restarts.",
+                metric_help("agent_state_write_errors", self.lang),
                 value=health.state_write_errors_total,
             )
             yield GaugeMetricFamily(
                 "sentinelle_agent_state_dir_writable",
-                "1 when the last writes under the state directory worked, 0 while one fails.",
+                metric_help("agent_state_dir_writable", self.lang),
                 value=1 if health.state_dir_writable else 0,
             )
         if report is not None:
-            yield from report_metrics(report)
+            yield from report_metrics(report, lang=self.lang)
         for extra in self.state.extra:
             yield from extra.collect()
 

@@ -58,6 +58,7 @@ from sentinelle.agent.enroll import (
 from sentinelle.agent.spool import Spool, SpoolEntry
 from sentinelle.config import Config, PushSettings
 from sentinelle.errors import SentinelleError
+from sentinelle.metrics import metric_help
 from sentinelle.model import AgentHealth, Report
 
 log = logging.getLogger("sentinelle.agent.push")
@@ -584,59 +585,56 @@ class Pusher:
 class PushCollector(Collector):
     """sentinelle_agent_push_* metrics, built from a snapshot at each scrape."""
 
-    def __init__(self, pusher: Pusher) -> None:
+    def __init__(self, pusher: Pusher, lang: str = "fr") -> None:
         self.pusher = pusher
+        self.lang = lang  # of the HELP texts
 
     def collect(self) -> Iterator[Metric]:
         s = self.pusher.status()
         yield GaugeMetricFamily(
             "sentinelle_agent_push_enrolled",
-            "1 when the agent holds collector credentials (credentials.json), else 0.",
+            metric_help("agent_push_enrolled", self.lang),
             value=1 if s.enrolled else 0,
         )
         if s.last_success:
             yield GaugeMetricFamily(
                 "sentinelle_agent_push_last_success_timestamp_seconds",
-                "When the collector last acknowledged a Report (Unix seconds).",
+                metric_help("agent_push_last_success_timestamp_seconds", self.lang),
                 value=s.last_success,
             )
         yield GaugeMetricFamily(
             "sentinelle_agent_push_spool_depth",
-            "Reports waiting in the on-disk spool to be pushed.",
+            metric_help("agent_push_spool_depth", self.lang),
             value=s.spool_depth,
         )
         yield GaugeMetricFamily(
             "sentinelle_agent_push_spool_bytes",
-            "Bytes of the Reports waiting in the spool (compressed).",
+            metric_help("agent_push_spool_bytes", self.lang),
             value=s.spool_bytes,
         )
         yield GaugeMetricFamily(
             "sentinelle_agent_push_held_reports",
-            "Reports held in memory because the spool could not write them (full disk); "
-            "lost if the agent stops before they are pushed or spooled.",
+            metric_help("agent_push_held_reports", self.lang),
             value=s.held_reports,
         )
         yield CounterMetricFamily(
             "sentinelle_agent_push_dropped",
-            "Reports dropped unsent because the spool (or the in-memory queue) was full, oldest "
-            "first; kept across restarts.",
+            metric_help("agent_push_dropped", self.lang),
             value=s.dropped_total,
         )
         yield CounterMetricFamily(
             "sentinelle_agent_push_spool_quarantined",
-            "Unreadable spool files moved aside; kept across restarts.",
+            metric_help("agent_push_spool_quarantined", self.lang),
             value=s.quarantined_total,
         )
         yield CounterMetricFamily(
             "sentinelle_agent_push_rejected",
-            "Reports the collector refused with a 4xx other than 429 (dropped, not retried); "
-            "kept across restarts.",
+            metric_help("agent_push_rejected", self.lang),
             value=s.rejected_total,
         )
         attempts = CounterMetricFamily(
             "sentinelle_agent_push_attempts",
-            "Push attempts by result: ok (stored or duplicate), retry (429, 5xx, network, TLS), "
-            "rejected (other 4xx).",
+            metric_help("agent_push_attempts", self.lang),
             labels=["result"],
         )
         for result in RESULTS:
@@ -644,12 +642,12 @@ class PushCollector(Collector):
         yield attempts
         yield GaugeMetricFamily(
             "sentinelle_agent_push_backoff_seconds",
-            "Seconds before the next push attempt is allowed (0 when not backing off).",
+            metric_help("agent_push_backoff_seconds", self.lang),
             value=s.backoff_remaining,
         )
         yield GaugeMetricFamily(
             "sentinelle_agent_push_consecutive_failures",
-            "Push attempts failed in a row since the last success (drives the backoff).",
+            metric_help("agent_push_consecutive_failures", self.lang),
             value=s.consecutive_failures,
         )
 
