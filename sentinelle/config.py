@@ -195,12 +195,12 @@ def _checks(sec: Section, known: KnownParams | None) -> dict[str, CheckSettings]
             for cid in reached:
                 for name, spec in specs[cid].items():
                     declared.setdefault(name, spec)
-            params = validate(declared, values, sec.source, ["checks", key],
-                              "a parameter of a check of this family")
-            for cid in reached:
-                validate({n: s for n, s in specs[cid].items() if n in params},
-                         {n: v for n, v in values.items() if n in specs[cid]},
+            validate(declared, values, sec.source, ["checks", key],
+                     "a parameter of a check of this family")
+            for cid in reached:  # valid for each of them (types may differ between checks)
+                validate(specs[cid], {n: v for n, v in values.items() if n in specs[cid]},
                          sec.source, ["checks", key])
+            params = values  # each check converts them to its own types
         sub.done()
         result[key] = CheckSettings(enabled=enabled, params=params)
     sec.done()

@@ -54,7 +54,7 @@ def test_families_are_packages_with_metadata_and_tests() -> None:
         assert cls.__module__ == f"sentinelle.checks.{family}.checks", (check_id, cls.__module__)
     # No check module left flat beside the framework's own files.
     flat = {p.name for p in checks_dir.glob("*.py")}
-    assert flat <= {"__init__.py", "base.py", "privileges.py", "params.py"}, flat
+    assert flat <= {"__init__.py", "base.py", "privileges.py"}, flat
 
 
 def test_texts_exist_in_both_languages_and_anssi_is_real() -> None:

@@ -178,7 +178,8 @@ def test_connections_over_the_limits_are_turned_away(tmp_path: Path) -> None:
 def test_five_hundred_slow_clients_cost_little_memory(tmp_path: Path) -> None:
     """The issue measured 630 MB for 500 slow enrollments (up to 1 MiB buffered each): here
     each of 500 clients sends 128 KiB of a chunked body that never ends. The collector stops
-    reading at the enrollment limit, answers 413 and closes; memory stays flat."""
+    reading at the enrollment limit, answers 413 and closes; memory stays flat (the old 1 MiB
+    limit costs about 73 MiB here)."""
     process = psutil.Process()
     free = Bucket(per_second=1000, burst=1000)
     with collector(tmp_path, max_connections=2000, max_connections_per_address=2000,
@@ -195,7 +196,7 @@ def test_five_hundred_slow_clients_cost_little_memory(tmp_path: Path) -> None:
                 s.sendall(head + chunk * 8)
         time.sleep(1.0)
         grown = process.memory_info().rss - before
-        assert grown < 32 << 20, f"{grown / 2**20:.0f} MiB for 500 slow clients"
+        assert grown < 48 << 20, f"{grown / 2**20:.0f} MiB for 500 slow clients"
         assert request(c.url + "/healthz")[0] == 200  # and it still answers others
 
 
