@@ -121,12 +121,15 @@ def _capping_finding(report: Report) -> Finding | None:
 
 
 def localized_report(report: Report, rules: RuleSet, lang: str) -> dict[str, object]:
-    """The Report as JSON for a person in `lang`: each finding's summary and remediation
-    rendered in that language only (the message id and arguments stay beside them)."""
+    """The Report as JSON for a person in `lang`: each finding's summary, and for open ones
+    what to do, rendered in that language only (the message id and arguments stay beside
+    them). A pass or a skip has nothing to do, and lacks the values a remediation names."""
     data = report.to_dict()
     for finding, out in zip(report.results, data["results"], strict=True):
         out["summary"] = summary_text(finding, rules.catalog, lang)
-        out["remediation"] = {lang: remediation_text(finding, rules, lang)}
+        out["remediation"] = (
+            {lang: remediation_text(finding, rules, lang)} if finding.status.is_open else {}
+        )
     return data
 
 
