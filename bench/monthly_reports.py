@@ -43,6 +43,7 @@ from sentinelle.collector.records import (  # noqa: E402
     Commune,
     DailySnapshot,
     IncomingReport,
+    checks_document,
 )
 from sentinelle.collector.store import open_store  # noqa: E402
 from sentinelle.collector.store.sqlite import SQLiteStore  # noqa: E402
@@ -139,8 +140,8 @@ def build_store(directory: Path, communes: int, interval: timedelta, seed: int =
                     report = Report(f"r{seq}", at.isoformat(), "bench", {"hostname": "srv"},
                                     (), tuple(results), score)
                     body = gzip.compress(json.dumps(report.to_dict()).encode(), 1)
-                    checks = tuple(CheckState(f.check, f.status.value, f.severity.value,
-                                              f.summary) for f in results)
+                    checks = checks_document(CheckState(f.check, f.status.value, f.severity.value,
+                                                        f.summary) for f in results)
                     body_cache[key] = (body, score.value, score.grade, checks)
                 body, value, grade, checks = body_cache[key]
                 batch.append(IncomingReport(f"r{seq}", agent_id, code, f"srv-{h}",

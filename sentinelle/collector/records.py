@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple
+
+import msgspec
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,10 @@ class IncomingReport:
     score: float
     grade: str
     body: bytes  # the Report as gzip-compressed JSON
-    checks: tuple[CheckState, ...] = ()
+    # Per check, its worst finding as [status, severity, summary]: `checks_document`. JSON
+    # text, not tuples: pushes waiting for their commit then hold no objects the garbage
+    # collector must visit.
+    checks_json: str = "{}"
     score_json: str = "{}"  # the collector's full Score (sentinelle.model.Score.to_dict())
 
 
@@ -92,3 +97,11 @@ class DailySnapshot:
     hosts: int
     reporting_hosts: int
     open_by_severity: Mapping[str, int] = field(default_factory=dict)
+
+
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def checks_document(states: Iterable[CheckState]) -> str:
+    """The stored form of a host's latest check states: `{check: [status, severity, summary]}`."""
+    return _ENCODE({s.check: (s.status, s.severity, s.summary) for s in states}).decode()

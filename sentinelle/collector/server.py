@@ -44,7 +44,7 @@ from sentinelle.collector.guard import (
 )
 from sentinelle.collector.ingest import GroupCommitter
 from sentinelle.collector.openapi import openapi_document
-from sentinelle.collector.records import AgentRecord, CheckState, DailySnapshot, IncomingReport
+from sentinelle.collector.records import AgentRecord, DailySnapshot, IncomingReport
 from sentinelle.collector.remote_write import RemoteWriter
 from sentinelle.collector.secrets import digest, new_agent_id, new_secret, verify
 from sentinelle.collector.settings import CollectorSettings
@@ -348,7 +348,7 @@ class CollectorService:
             # The canonical form, never the bytes received; compressed: a tenth of the bytes
             # to write and to keep for the retention.
             gzip.compress(canonical_json(data), 1, mtime=0),
-            _check_states(data.results),
+            _checks_json(data.results),
             _ENCODE(score.to_dict()).decode(),
         )
         return incoming, score
@@ -563,22 +563,27 @@ class CollectorService:
                 "slow down",
                 {"Retry-After": str(max(1, int(wait + 0.999)))},
             )
-        body = await self._read_body(request)
-        if isinstance(body, web.Response):
-            self.pushes.labels("rejected").inc()
-            return body
-        received = self.clock()
-        try:
-            incoming, score = self._incoming(body, agent, received)
-        except ReportInvalid as exc:
-            self.pushes.labels("rejected").inc()
-            if exc.field == "$" and "invalid JSON" in str(exc):
-                return problem(400, "Invalid JSON", str(exc)[:300])
-            return problem(422, "Invalid Report", str(exc)[:500])
-        generated, stored_body = incoming.generated_at, incoming.body
         assert self.committer is not None
+        self.committer.on_the_way += 1
         try:
-            is_new = await self.committer.submit(incoming)
+            body = await self._read_body(request)
+            if isinstance(body, web.Response):
+                self.pushes.labels("rejected").inc()
+                return body
+            received = self.clock()
+            try:
+                incoming, score = self._incoming(body, agent, received)
+            except ReportInvalid as exc:
+                self.pushes.labels("rejected").inc()
+                if exc.field == "$" and "invalid JSON" in str(exc):
+                    return problem(400, "Invalid JSON", str(exc)[:300])
+                return problem(422, "Invalid Report", str(exc)[:500])
+            pending = self.committer.submit(incoming)
+        finally:
+            self.committer.on_the_way -= 1
+        generated, stored_body = incoming.generated_at, incoming.body
+        try:
+            is_new = await pending
         except Exception:
             self.pushes.labels("error").inc()
             return problem(
@@ -641,16 +646,18 @@ class CollectorService:
         return web.json_response({"status": "ok", "version": __version__})
 
 
-def _check_states(results: list[Any]) -> tuple[CheckState, ...]:
-    """Per check, the worst finding's status, severity and summary."""
+def _checks_json(results: list[Any]) -> str:
+    """Per check, the worst finding's status, severity and summary (`checks_document`'s form,
+    built straight from the decoded structs)."""
     worst: dict[str, Any] = {}
+    rank = STATUS_RANK
     for f in results:
         current = worst.get(f.check)
-        if current is None or STATUS_RANK[f.status] < STATUS_RANK[current.status]:
+        if current is None or rank[f.status] < rank[current.status]:
             worst[f.check] = f
-    return tuple(
-        CheckState(check, f.status, f.severity, f.summary[:500]) for check, f in worst.items()
-    )
+    return _ENCODE(
+        {check: (f.status, f.severity, f.summary[:500]) for check, f in worst.items()}
+    ).decode()
 
 
 STATUS_RANK = {s.value: i for i, s in enumerate(STATUS_ORDER)}

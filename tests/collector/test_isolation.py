@@ -291,7 +291,7 @@ def test_report_stored_by_an_older_version_does_not_break_metrics(tmp_path: Path
         now = datetime.now(UTC)
         c.store.store_reports([IncomingReport(
             bad["report_id"], agent.agent_id, agent.commune, agent.host, now, now, 80.0, "B",
-            gzip.compress(json.dumps(bad).encode()), (), '{"value": 80.0, "grade": "B"}')])
+            gzip.compress(json.dumps(bad).encode()), "{}", '{"value": 80.0, "grade": "B"}')])
     with running_collector(tmp_path) as c:  # the upgrade: a new version starts on the store
         text = exposition_ok(c)
         # Left out of the posture series, kept in the inventory (last report, silence).

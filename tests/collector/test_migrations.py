@@ -343,7 +343,7 @@ def test_upgrade_from_the_35c9928_schema_keeps_every_row(make_url: MakeUrl) -> N
         generated = at(2026, 11, 29, 9)
         assert store.store_reports([
             IncomingReport("r-3", "agt_1", "01001", "mairie-srv", generated + timedelta(seconds=2),
-                           generated, 91.0, "A", b"\x1f\x8b new", (), '{"score": 91.0}'),
+                           generated, 91.0, "A", b"\x1f\x8b new", "{}", '{"score": 91.0}'),
         ]) == [True]  # fmt: skip
         (latest,) = store.latest_reports()
         assert latest.body == b"\x1f\x8b new" and latest.agent.agent_id == agent_1.agent_id

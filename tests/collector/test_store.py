@@ -28,6 +28,7 @@ from sentinelle.collector.records import (
     EnrollmentToken,
     IncomingReport,
     LatestReport,
+    checks_document,
 )
 from sentinelle.collector.store import Redemption, Store, StoreError, open_store
 from tests.collector.pg import PostgresServer, free_port
@@ -68,7 +69,7 @@ def report(
         score=87.5,
         grade="B",
         body=body.encode() + b"\x00\xff",  # bytes that are not UTF-8 must round-trip too
-        checks=checks,
+        checks_json=checks_document(checks),
         score_json=f'{{"score": 87.5, "grade": "B", "report": "{report_id}"}}',
     )
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sentinelle.collector.records import CheckState, IncomingReport
+from sentinelle.collector.records import CheckState, IncomingReport, checks_document
 from sentinelle.collector.settings import RateLimit
 from sentinelle.collector.store import open_store
 from sentinelle.model import Report
@@ -149,7 +149,7 @@ class HostileMonth:
                         score=report.score.value,
                         grade=report.score.grade,
                         body=hostile_body(report, shape),
-                        checks=_states(report),
+                        checks_json=checks_document(_states(report)),
                         score_json=json.dumps(report.score.to_dict()),
                     )
                 ])

@@ -154,14 +154,19 @@ def test_partial_month_is_flagged(store: Store, policy: ScoringPolicy, catalog: 
 
 def test_cap_sentence_names_the_topic(store: Store, policy: ScoringPolicy,
                                       catalog: Catalog) -> None:
-    from sentinelle.collector.records import AgentRecord, CheckState, IncomingReport
+    from sentinelle.collector.records import (
+        AgentRecord,
+        CheckState,
+        IncomingReport,
+        checks_document,
+    )
 
     month_of(store, MAR, 95.0, grade="D")
     t = datetime(2026, 3, 31, 20, tzinfo=UTC)
     store.add_agent(AgentRecord("a1", "01001", "srv", "h", datetime(2026, 1, 1, tzinfo=UTC)))
     store.store_reports([IncomingReport(
         "r1", "a1", "01001", "srv", t, t, 60.0, "D", b"",
-        (CheckState("backups.freshness", "fail", "critical", "no backup"),),
+        checks_document([CheckState("backups.freshness", "fail", "critical", "no backup")]),
     )])
     s = _builder(store, policy, catalog).build("01001", MAR)
     assert s.current.grade == "D" and s.cap_topic is not None

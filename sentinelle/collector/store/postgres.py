@@ -593,7 +593,7 @@ class PostgresStore(Store):
             conn.execute(
                 "INSERT INTO host_latest(agent_id, report_id, received_at, generated_at, body, "
                 "checks, score) SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[], "
-                "%b::timestamptz[], %b::bytea[], %b::jsonb[], %b::text[]) ORDER BY 1 "
+                "%b::timestamptz[], %b::bytea[], %b::text[]::jsonb[], %b::text[]) ORDER BY 1 "
                 "ON CONFLICT (agent_id) DO UPDATE SET report_id = excluded.report_id, "
                 "received_at = excluded.received_at, generated_at = excluded.generated_at, "
                 "body = excluded.body, checks = excluded.checks, score = excluded.score "
@@ -604,10 +604,7 @@ class PostgresStore(Store):
                     [_utc(r.received_at) for r in latest],
                     [_utc(r.generated_at) for r in latest],
                     [r.body for r in latest],
-                    [
-                        Jsonb({c.check: [c.status, c.severity, c.summary] for c in r.checks})
-                        for r in latest
-                    ],
+                    [r.checks_json for r in latest],
                     [r.score_json for r in latest],
                 ),
             )
