@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sentinelle.errors import ConfigError
-from sentinelle.params import ParamSpec, as_specs, locate, validate
+from sentinelle.errors import expect, problem
+from sentinelle.params import ParamSpec, as_specs, validate
 from sentinelle.validation import Section, load_yaml_file
 
 DEFAULT_STATE_DIR = "/var/lib/sentinelle"
@@ -101,7 +101,7 @@ def _agent(sec: Section) -> AgentSettings:
     listen = sec.str("listen_address", d.listen_address)
     host, sep, port = listen.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise sec.error("listen_address", "HOST:PORT, e.g. 127.0.0.1:9830", listen)
+        raise sec.error("listen_address", expect("host_port", example=DEFAULT_LISTEN), listen)
     out = AgentSettings(
         interval_seconds=sec.number("interval_seconds", d.interval_seconds, minimum=10),
         jitter_fraction=sec.number("jitter_fraction", d.jitter_fraction, minimum=0, maximum=0.5),
@@ -127,7 +127,7 @@ def _backup(sec: Section) -> BackupLocation:
         max_age_hours=sec.number("max_age_hours", None, minimum=1),
     )
     if kind in ("restic", "borg") and sec.has("pattern"):
-        raise sec.error("pattern", f"no pattern for a {kind} repository (only for directories)")
+        raise sec.error("pattern", problem("pattern_not_for_repository", kind=kind))
     sec.done()
     return loc
 
@@ -140,7 +140,7 @@ def _ports(sec: Section) -> PortSettings:
         scan_timeout_seconds=sec.number("scan_timeout_seconds", d.scan_timeout_seconds, minimum=5),
     )
     if not isinstance(out.scan_ports, str):
-        raise sec.error("scan_ports", "an nmap port list such as '21-23,445,3389'", out.scan_ports)
+        raise sec.error("scan_ports", expect("nmap_ports"), out.scan_ports)
     sec.done()
     return out
 
@@ -181,25 +181,25 @@ def _checks(sec: Section, known: KnownParams | None) -> dict[str, CheckSettings]
         sub = sec.section(key)
         reached = [cid for cid in specs if cid == key or cid.startswith(key + ".")]
         if known is not None and not reached:
-            raise sec.error(key, "a known check id or family (see `sentinelle checks`)", key)
+            raise sec.error(key, expect("known_check"), key)
         enabled = sub.bool("enabled", True)
         values = {str(n): sub.raw(str(n)) for n in list(sub.data) if n != "enabled"}
         params: dict[str, Any] = {}
         if known is None:
             params = values
         elif key in specs:
-            params = validate(specs[key], values, sec.source, ["checks", key])
+            params = validate(specs[key], values, sec.source, ["checks", key], lines=sub)
         else:
             # A family: each parameter reaches the checks of the family that declare it.
             declared: dict[str, ParamSpec] = {}
             for cid in reached:
                 for name, spec in specs[cid].items():
                     declared.setdefault(name, spec)
-            validate(declared, values, sec.source, ["checks", key],
-                     "a parameter of a check of this family")
+            validate(declared, values, sec.source, ["checks", key], "param_of_family",
+                     lines=sub)
             for cid in reached:  # valid for each of them (types may differ between checks)
                 validate(specs[cid], {n: v for n, v in values.items() if n in specs[cid]},
-                         sec.source, ["checks", key])
+                         sec.source, ["checks", key], lines=sub)
             params = values  # each check converts them to its own types
         sub.done()
         result[key] = CheckSettings(enabled=enabled, params=params)
@@ -230,7 +230,7 @@ def parse_config(data: Any, source: str, known_params: KnownParams | None = None
     backups_sec.done()
     names = [b.name for b in backups]
     if len(set(names)) != len(names):
-        raise ConfigError(source, "backups.locations", "distinct location names", names)
+        raise backups_sec.error("locations", expect("distinct_locations"), names)
     ports = _ports(top.section("ports"))
     push = _push(top.section("push"))
     rules_dir = top.str("rules_dir", None)
@@ -244,11 +244,4 @@ def load_config(path: str | Path | None, known_params: KnownParams | None = None
     if path is None:
         return Config()
     p = Path(path)
-    data = load_yaml_file(p)
-    try:
-        return parse_config(data, str(p), known_params)
-    except ConfigError as exc:
-        # Check ids hold dots: they are keys of `checks`, not levels below it.
-        checks = data.get("checks") if isinstance(data, dict) else None
-        ids = [str(k) for k in checks] if isinstance(checks, dict) else []
-        raise locate(exc, p, ids) from exc
+    return parse_config(load_yaml_file(p), str(p), known_params)

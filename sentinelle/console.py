@@ -9,7 +9,7 @@ from typing import TextIO
 
 from sentinelle.model import Finding, Report, Severity, Status
 from sentinelle.rules import RuleSet
-from sentinelle.texts import remediation_text, severity_name, summary_text
+from sentinelle.texts import capped_text, remediation_text, severity_name, summary_text
 
 _COLOURS = {
     Status.PASS: "32",  # green
@@ -85,14 +85,9 @@ def render_table(
     score = report.score
     grade = _paint(score.grade, "1;" + _GRADE_COLOURS.get(score.grade, "0"), colour)
     line = say("console.score", score=round(score.value), grade=grade)
-    capping = _capping_finding(report) if score.capped_by else None
-    if capping is not None:
-        meta = rules.checks.get(capping.check)
-        line += "  " + say(
-            "console.capped",
-            severity=severity_name(capping.severity, catalog, lang),
-            title=meta.title[lang] if meta else capping.check,
-        )
+    capped = capped_text(score.capped_by, rules, lang, _capping_finding(report))
+    if capped is not None:
+        line += "  " + capped
     counts = [
         say("console.open_count", count=n, severity=severity_name(sev, catalog, lang))
         for sev, n in score.open_by_severity.items()
@@ -115,7 +110,7 @@ def render_table(
 
 
 def _capping_finding(report: Report) -> Finding | None:
-    """The open finding that caps the grade: the worst open one."""
+    """The worst open finding: what caps the grade when its `capped_by` names no check."""
     open_findings = [f for f in report.results if f.status.is_open]
     return min(open_findings, key=lambda f: f.severity.rank) if open_findings else None
 

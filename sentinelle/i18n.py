@@ -5,8 +5,8 @@ is `str.format` text whose placeholders name an argument and, after a colon, how
 
     "{count} mises à jour de sécurité en attente depuis {age:duration}"
 
-Kinds: `number` (grouped digits, the default for numbers), `duration` (seconds, in the largest
-unit that keeps at least two: "143 jours", "5 heures"), `ago` ("il y a 3 jours"), `date`
+Kinds: `number` (grouped digits, the default for numbers), `duration` (seconds: "143 jours",
+"5 heures", "1 h 56 min", cut by `duration_parts`), `ago` ("il y a 3 jours"), `date`
 (an RFC 3339 date or a Unix time: "11 juillet 2026"), `size` (bytes: "1,9 Mio"), `percent`
 (a ratio: "45 %"), `list` (joined: "a, b et c"), `text` (as is). An entry may have plural
 forms (CLDR categories `one`, `other`…) chosen by the argument its `plural` key names.
@@ -203,32 +203,97 @@ def _number(value: Any) -> float | None:
     return value
 
 
-# Duration units from largest to smallest with the seconds each holds: a duration shows in the
-# largest unit that counts at least two of it ("143 jours", not "5 mois": a mayor compares days).
+# Duration units from largest to smallest with the seconds each holds.
 _UNITS = (("day", 86400.0), ("hour", 3600.0), ("minute", 60.0), ("second", 1.0))
+# The units shown as one of them and the rest in the next smaller unit between one and two of
+# them ("1 h 56 min"): below two days a duration counts in hours ("36 heures", "26 heures
+# admises"), which people say and the rules' limits are written in.
+_COMPOUND = ("hour", "minute")
 
 
-def format_duration(seconds: float, lang: str) -> str:
-    from babel.units import format_unit
+def duration_parts(seconds: float) -> list[tuple[float, str]]:
+    """A duration as (amount, unit) pairs, largest unit first, the way `format_duration` shows it.
 
+    The rule, at every scale:
+
+    - below 10 seconds, seconds to the tenth: "0,3 seconde", "4,5 secondes";
+    - otherwise the largest unit that counts at least two of it, rounded to a whole number:
+      "45 secondes", "5 heures", "26 heures", "143 jours";
+    - between one and two hours (or minutes), one of it and the rest in minutes (or seconds),
+      rounded to the minute (second): "1 h 56 min", "1 min 30 s", never "116 minutes"; a rest
+      of zero is left out ("1 heure"), and what rounds up to two is two ("2 heures").
+
+    Days are the largest unit: no weeks, months or years, because a person compares an age with
+    a limit ("143 jours", "limite : 30 jours"), and the rules and the monthly report count days.
+    Babel's own `format_timedelta` rounds to one unit from 85 % of it (its `threshold`):
+    116 minutes read "2 heures" and 26 hours "1 jour", too loose for an age set against a limit;
+    its unit names and plural forms are the ones used here.
+    """
     seconds = abs(seconds)
-    for unit, size in _UNITS:
+    if seconds < 10:
+        return [(round(seconds, 1), "second")]
+    for i, (unit, size) in enumerate(_UNITS):
         if seconds >= 2 * size or unit == "second":
-            # Whole units, but tenths below ten seconds ("0,3 seconde", not "0 seconde").
-            amount: float = round(seconds / size) if seconds >= 10 else round(seconds, 1)
-            return str(format_unit(amount, f"duration-{unit}", length="long", locale=lang))
+            amount = round(seconds / size)
+            if amount * size != seconds:  # cut as it rounds: 59,6 s is 1 minute, 47,7 h 2 days
+                return duration_parts(amount * size)
+            return [(amount, unit)]
+        if unit in _COMPOUND and seconds >= size:
+            smaller, step = _UNITS[i + 1]
+            total = round(seconds / step)
+            if total * step != seconds:  # 119,6 s is 2 minutes
+                return duration_parts(total * step)
+            whole, rest = divmod(total, round(size / step))
+            return [(whole, unit), (rest, smaller)] if rest else [(whole, unit)]
     raise AssertionError("unreachable")
 
 
-def format_ago(seconds: float, lang: str) -> str:
+def format_duration(seconds: float, lang: str) -> str:
+    """The duration as `duration_parts` cuts it: one unit in full words ("5 heures"), two in
+    their short forms joined as the language joins units ("1 h 56 min", "1 hr 56 min")."""
+    from babel.lists import format_list as babel_list
+    from babel.units import format_unit
+
+    parts = duration_parts(seconds)
+    if len(parts) == 1:
+        amount, unit = parts[0]
+        return str(format_unit(amount, f"duration-{unit}", length="long", locale=lang))
+    return str(babel_list([str(format_unit(amount, f"duration-{unit}", length="short",
+                                           locale=lang)) for amount, unit in parts],
+                          style="unit-narrow", locale=lang))
+
+
+def _relative(amount: float, unit: str, lang: str) -> str:
     from babel.dates import format_timedelta
 
-    seconds = abs(seconds)
-    unit, size = next((u, n) for u, n in _UNITS if seconds >= 2 * n or u == "second")
-    # Rounded to the unit first, so Babel's own unit choice (threshold) keeps ours.
-    delta = timedelta(seconds=-round(seconds / size) * size)
-    return str(format_timedelta(delta, granularity=unit, threshold=1e9,  # type: ignore[arg-type]
-                                add_direction=True, locale=lang))
+    size = dict(_UNITS)[unit]
+    return str(format_timedelta(timedelta(seconds=-amount * size), granularity=unit,  # type: ignore[arg-type]
+                                threshold=1e9, add_direction=True, locale=lang))
+
+
+def _spaces(text: str) -> str:
+    return text.replace("\u00a0", " ").replace("\u202f", " ")
+
+
+def format_ago(seconds: float, lang: str) -> str:
+    """How long ago, cut as `format_duration` cuts it: "il y a 3 jours", "il y a 1 h 56 min".
+
+    Babel words the direction per unit ("il y a 2 heures", "2 hours ago"); for two units the
+    words around the largest one's amount are kept and the amount becomes the two units."""
+    parts = duration_parts(seconds)
+    amount, unit = parts[0]
+    relative = _relative(amount, unit, lang)
+    if len(parts) == 1:
+        return relative
+    from babel.units import format_unit
+
+    alone = str(format_unit(amount, f"duration-{unit}", length="long", locale=lang))
+    # Babel spaces the two texts differently (no-break or not): found space-blind, one
+    # character for one, so the index holds in the text as Babel wrote it.
+    at = _spaces(relative).find(_spaces(alone))
+    if at < 0:  # a language whose direction words split the amount from its unit
+        return _relative(round(seconds / dict(_UNITS)[unit]), unit, lang)
+    return relative[:at] + format_duration(seconds, lang) + relative[at + len(alone):]
 
 
 def format_size(size: float, lang: str) -> str:

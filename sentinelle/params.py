@@ -19,24 +19,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
+from sentinelle.errors import ConfigError, Expected, expect, word
+from sentinelle.validation import Section, key_line, line_of, number_expected
 
-from sentinelle.errors import ConfigError
-
-# Types a parameter may have: what YAML writes as a scalar, or a list of strings.
+# Types a parameter may have: what YAML writes as a scalar, or a list of strings; the words
+# of each (rules/messages/config.yaml: config.expected.*).
 _KINDS: dict[Any, str] = {
-    bool: "true or false",
-    int: "an integer",
-    float: "a number",
-    str: "a non-empty string",
-    tuple[str, ...]: "a list of non-empty strings",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    tuple[str, ...]: "string_list",
 }
 
 
@@ -63,18 +61,14 @@ class ParamSpec:
     doc: str = ""
 
     @property
-    def expected(self) -> str:
-        text = _KINDS[self.kind]
-        if self.minimum is not None and self.maximum is not None:
-            return f"{text} from {self.minimum:g} to {self.maximum:g}"
-        if self.minimum is not None:
-            return f"{text} >= {self.minimum:g}"
-        if self.maximum is not None:
-            return f"{text} <= {self.maximum:g}"
-        return text
+    def expected(self) -> Expected:
+        """What a valid value is, as catalog words ("a number from 0.01 to 1")."""
+        if self.kind in (int, float):
+            return number_expected(self.kind is int, self.minimum, self.maximum)
+        return expect(_KINDS[self.kind])
 
     def convert(self, value: Any) -> Any:
-        """The value as the struct holds it; ValueError (saying what was expected) if invalid."""
+        """The value as the struct holds it; InvalidParam (saying what was expected) if not."""
         if self.kind is bool:
             ok = isinstance(value, bool)
         elif self.kind is int:
@@ -89,12 +83,12 @@ class ParamSpec:
             ok = isinstance(value, list | tuple) and all(isinstance(v, str) and v for v in value)
             value = tuple(value) if ok else value
         if not ok:
-            raise ValueError(self.expected)
+            raise InvalidParam(self.expected)
         if self.kind in (int, float) and (
             (self.minimum is not None and value < self.minimum)
             or (self.maximum is not None and value > self.maximum)
         ):
-            raise ValueError(self.expected)
+            raise InvalidParam(self.expected)
         return value
 
 
@@ -145,77 +139,17 @@ def as_specs(declared: Mapping[str, Any]) -> dict[str, ParamSpec]:
     return inferred_specs(declared)
 
 
-# Errors that name the line
+class InvalidParam(ValueError):
+    """A value a parameter cannot take; `expected` says what it can."""
+
+    def __init__(self, expected: Expected) -> None:
+        super().__init__(expected.id)
+        self.expected = expected
 
 
-class LocatedConfigError(ConfigError):
-    """A ConfigError that also names the line of the key in its file."""
-
-    def __init__(
-        self, source: str, line: int | None, key: str, expected: str, got: object = None
-    ) -> None:
-        super().__init__(f"{source}:{line}" if line else source, key, expected, got)
-        self.source = source
-        self.line = line
-
-
-_INDEX = re.compile(r"\[(\d+)\]")
-
-
-def yaml_line(path: str | Path, keys: Sequence[str]) -> int | None:
-    """The line (from 1) of the deepest of `keys` found in a YAML file, read with PyYAML's node
-    marks; None when the file or the first key cannot be found."""
-    try:
-        node = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, UnicodeError, yaml.YAMLError):
-        return None
-    line: int | None = None
-    for key in keys:
-        if isinstance(node, yaml.SequenceNode) and key.isdigit() and int(key) < len(node.value):
-            node = node.value[int(key)]
-            line = node.start_mark.line + 1
-            continue
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
-                line, node = key_node.start_mark.line + 1, value_node
-                break
-        else:
-            break
-    return line
-
-
-def split_key(dotted_keys: Iterable[str], dotted: str) -> list[str]:
-    """Split a dotted key of an error ("checks.patching.last_upgrade.max_days",
-    "backups.locations[1].path") into the YAML keys it names; `dotted_keys` are the keys that
-    themselves hold dots (check ids), kept whole."""
-    known = sorted(set(dotted_keys), key=len, reverse=True)
-    parts: list[str] = []
-    rest = _INDEX.sub(r".\1", dotted)
-    while rest:
-        match = next((k for k in known if rest == k or rest.startswith(k + ".")), None)
-        head = match if match is not None else rest.split(".", 1)[0]
-        parts.append(head)
-        rest = rest[len(head) + 1:]
-    return parts
-
-
-def locate(exc: ConfigError, path: str | Path, dotted_keys: Iterable[str] = ()) -> ConfigError:
-    """The same error naming the line of its key in `path` (unchanged when it is not found)."""
-    if isinstance(exc, LocatedConfigError) or exc.source != str(path):
-        return exc
-    line = yaml_line(path, split_key(dotted_keys, exc.key))
-    if line is None:
-        return exc
-    return LocatedConfigError(exc.source, line, exc.key, exc.expected, exc.got)
-
-
-# Building a check's Params
-
-
-def _error(source: str, keys: Sequence[str], expected: str, got: object = None) -> ConfigError:
-    return LocatedConfigError(source, yaml_line(source, keys), ".".join(keys), expected, got)
+# Building a check's Params. The lines come with the values: the mappings that
+# sentinelle.validation.load_yaml_file builds know where each key is written (rules/checks for
+# the defaults, the agent config for the overrides); plain mappings name no line.
 
 
 def validate(
@@ -223,20 +157,30 @@ def validate(
     values: Mapping[str, Any],
     source: str,
     keys: Sequence[str],
-    what: str = "a parameter of this check",
+    what: str = "param_of_check",
+    lines: Section | Mapping[Any, Any] | None = None,
 ) -> dict[str, Any]:
     """`values` checked against `specs` and converted; the error names `source`, the line and
-    the key (`keys` lead to the mapping in that file)."""
+    the key (`keys` lead to the mapping in that file; `lines`, the mapping or Section read from
+    it, says where its keys are, when `values` is not that mapping itself). `what`: the words
+    for an unknown name (config.expected.param_of_check, param_declared, param_of_family)."""
+    where = lines if lines is not None else values
+
+    def error(name: str, expected: Expected, got: object) -> ConfigError:
+        line = where.line_of(name) if isinstance(where, Section) else (
+            key_line(where, name) or line_of(where))
+        return ConfigError(source, ".".join([*keys, name]), expected, got, line=line)
+
     out: dict[str, Any] = {}
     for name, value in values.items():
         spec = specs.get(str(name))
         if spec is None:
-            allowed = ", ".join(sorted(specs)) or "none"
-            raise _error(source, [*keys, str(name)], f"{what} ({allowed})", name)
+            allowed = sorted(specs) or word("no_parameter")
+            raise error(str(name), expect(what, allowed=allowed), name)
         try:
             out[spec.name] = spec.convert(value)
-        except ValueError as exc:
-            raise _error(source, [*keys, spec.name], str(exc), value) from None
+        except InvalidParam as exc:
+            raise error(spec.name, exc.expected, value) from None
     return out
 
 
@@ -251,11 +195,11 @@ def build_params(
     `overrides`; every declared parameter needs a default there, and only those may appear."""
     specs = specs_of(params_cls)
     keys = ["checks", check_id, "params"]
-    values = validate(specs, defaults, source, keys, "a parameter declared by the check")
+    values = validate(specs, defaults, source, keys, "param_declared")
     missing = sorted(set(specs) - set(values))
     if missing:
-        raise _error(source, keys if defaults else ["checks", check_id],
-                     f"a default for each declared parameter (missing: {', '.join(missing)})")
+        raise ConfigError(source, ".".join(keys if defaults else keys[:2]),
+                          expect("param_defaults", missing=missing), line=line_of(defaults))
     values.update(validate(specs, overrides or {}, source, keys))
     return params_cls(**values)
 
@@ -266,15 +210,13 @@ def as_dict(params: Any) -> dict[str, Any]:
 
 
 __all__ = [
-    "LocatedConfigError",
+    "InvalidParam",
     "NoParams",
     "ParamSpec",
     "as_dict",
     "as_specs",
     "build_params",
-    "locate",
     "param",
     "specs_of",
     "validate",
-    "yaml_line",
 ]

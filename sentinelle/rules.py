@@ -13,10 +13,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sentinelle.errors import ConfigError
+from sentinelle.errors import ConfigError, expect, problem
 from sentinelle.i18n import Catalog, MessageError, parse_message
 from sentinelle.model import Severity
-from sentinelle.validation import Section, load_yaml_file
+from sentinelle.validation import (
+    LineDict,
+    Section,
+    key_line,
+    line_of,
+    load_yaml_file,
+    located,
+)
 
 LANGS = ("fr", "en")
 
@@ -54,6 +61,7 @@ class CheckMeta:
     params: dict[str, Any] = field(default_factory=dict)
     source: str = ""
     messages: tuple[str, ...] = ()  # catalog ids of its findings' sentences: "<id>.<case>"
+    line: int | None = None  # where its id is written in `source`
 
 
 @dataclass(frozen=True)
@@ -88,20 +96,22 @@ def _load_family(
     for check_id in checks_section.data:
         sec = checks_section.section(str(check_id))
         if not str(check_id).startswith(family + "."):
-            raise sec.error("", f"a check id starting with '{family}.'", check_id)
+            raise sec.error("", expect("check_id_in_family", family=family), check_id)
         severity = sec.choice("severity", tuple(s.value for s in Severity))
         if sec.has("anssi"):
-            raise sec.error("anssi", "nothing here: measures point at checks in "
-                            "rules/frameworks/anssi.yaml")
+            raise sec.error("anssi", problem("anssi_in_framework"))
         anssi = sorted((anssi_of or {}).get(str(check_id), ()))
-        params = sec.raw("params", {}) or {}
+        # Kept as read (a LineDict): a bad default names its line when the check is built.
+        params = sec.raw("params", None)
+        if params is None:
+            params = located({}, sec.line_of("params"))
         if not isinstance(params, dict):
-            raise sec.error("params", "a mapping of threshold names to values", params)
+            raise sec.error("params", expect("thresholds"), params)
         # The sentences of its findings, beside its metadata: `messages: {case: {fr:, en:}}`
         # become catalog entries "<check id>.<case>"; the remediation is one too.
         messages = sec.raw("messages", {}) or {}
         if not isinstance(messages, dict):
-            raise sec.error("messages", "a mapping of cases to {fr: ..., en: ...}", messages)
+            raise sec.error("messages", expect("case_messages"), messages)
         remediation = _texts(sec, "remediation")
         ids: list[str] = []
         entries = [(f"{check_id}.{case}", text) for case, text in messages.items()]
@@ -112,8 +122,14 @@ def _load_family(
                 if catalog is not None:
                     catalog.add(message)
             except MessageError as exc:
-                key = "messages." + msg_id.rsplit(".", 1)[1]
-                raise sec.error(key, "a valid message", str(exc)) from exc
+                case = msg_id.rsplit(".", 1)[1]
+                line = key_line(messages, case) or sec.line_of("messages")
+                if msg_id == f"{check_id}.remediation" and case not in messages:
+                    case, line = "remediation", sec.line_of("remediation")
+                else:
+                    case = "messages." + case
+                raise ConfigError(src, sec.key(case), expect("valid_message"), str(exc),
+                                  line=line) from exc
             ids.append(msg_id)
         metas[str(check_id)] = CheckMeta(
             id=str(check_id),
@@ -124,9 +140,10 @@ def _load_family(
             title=_texts(sec, "title"),
             rationale=_texts(sec, "rationale"),
             remediation=remediation,
-            params=dict(params),
+            params=params if isinstance(params, LineDict) else dict(params),
             source=src,
             messages=tuple(ids),
+            line=sec.line,
         )
         sec.done()
     checks_section.done()
@@ -139,7 +156,7 @@ def load_rules(directory: Path | None = None) -> RuleSet:
     directory = directory or default_rules_dir()
     checks_dir = directory / "checks"
     if not checks_dir.is_dir():
-        raise ConfigError(str(directory), "checks/", "a rules directory with a checks/ folder")
+        raise ConfigError(str(directory), "", expect("rules_directory"))
     anssi = load_framework(directory / "frameworks" / "anssi.yaml")
     anssi_of: dict[str, list[int]] = {}
     for measure in anssi.measures:
@@ -150,13 +167,15 @@ def load_rules(directory: Path | None = None) -> RuleSet:
     for path in sorted(checks_dir.glob("*.yaml")):
         for check_id, meta in _load_family(path, anssi_of, catalog).items():
             if check_id in metas:
-                raise ConfigError(str(path), check_id, "a check id defined only once")
+                raise ConfigError(str(path), f"checks.{check_id}", expect("check_defined_once"),
+                                  line=meta.line)
             metas[check_id] = meta
     scoring = load_yaml_file(directory / "scoring.yaml")
-    unknown = sorted(set(anssi_of) - set(metas))
-    if unknown:
-        raise ConfigError(anssi.source, "measures[].checks", "ids of checks in rules/checks",
-                          ", ".join(unknown))
+    for index, measure in enumerate(anssi.measures):
+        unknown = [check_id for check_id in measure.checks if check_id not in metas]
+        if unknown:
+            raise ConfigError(anssi.source, f"measures[{index}].checks",
+                              expect("known_check_ids"), unknown, line=measure.checks_line)
     return RuleSet(directory=directory, checks=metas, scoring=scoring, catalog=catalog,
                    frameworks={anssi.name: anssi})
 
@@ -170,6 +189,7 @@ class Measure:
     title: dict[str, str]
     automatable: bool
     checks: tuple[str, ...]
+    checks_line: int | None = None  # where its `checks` are written in the framework's file
 
 
 @dataclass(frozen=True)
@@ -193,15 +213,15 @@ def load_framework(path: Path, expected_ids: range = range(1, 43)) -> Framework:
         measure_id = sec.number("id", minimum=1, integer=True)
         checks = sec.raw("checks", []) or []
         if not isinstance(checks, list) or not all(isinstance(c, str) for c in checks):
-            raise sec.error("checks", "a list of check ids", checks)
+            raise sec.error("checks", expect("check_id_list"), checks)
         measures.append(Measure(measure_id, sec.str("chapter"), _texts(sec, "title"),
-                                sec.bool("automatable"), tuple(checks)))
+                                sec.bool("automatable"), tuple(checks), sec.line_of("checks")))
         sec.done()
     top.done()
     ids = [m.id for m in measures]
     if ids != list(expected_ids):
-        raise ConfigError(src, "measures", f"measures {expected_ids.start} to "
-                          f"{expected_ids.stop - 1}, each once, in order", ids)
+        raise top.error("measures", expect("measures_in_order", first=expected_ids.start,
+                                           last=expected_ids.stop - 1), ids)
     return Framework(name, title, tuple(measures), src)
 
 
@@ -212,10 +232,11 @@ def load_catalog(directory: Path) -> Catalog:
     for path in sorted((directory / "messages").glob("*.yaml")):
         data = load_yaml_file(path)
         if not isinstance(data, dict):
-            raise ConfigError(str(path), "(top level)", "a mapping of message ids to texts")
+            raise ConfigError(str(path), "", expect("message_catalog"), line=line_of(data))
         for msg_id, entry in data.items():
             try:
                 catalog.add(parse_message(str(msg_id), entry, str(path)))
             except MessageError as exc:
-                raise ConfigError(str(path), str(msg_id), "a valid message", str(exc)) from exc
+                raise ConfigError(str(path), str(msg_id), expect("valid_message"), str(exc),
+                                  line=key_line(data, msg_id)) from exc
     return catalog

@@ -6,10 +6,17 @@ warn) on the table; a category's score is its points earned over its points poss
 host's score is the weighted mean of its categories. Error and skip findings count neither way.
 An open critical or high finding caps the grade whatever the score. The rules are data in
 rules/scoring.yaml and are explained, with a worked example, in docs/scoring.md.
+
+A Score's `capped_by` is a code, not a sentence: `critical_open:backups.freshness` (the
+severity whose cap lowered the grade and the check of the finding), or `high_open` for a
+commune whose hosts did not say which finding it was. People read it through the catalog
+(`sentinelle.texts.capped_text`); `parse_cap` also reads the English sentences that Reports
+and stored snapshots carried before ("open critical finding (backups.freshness)").
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +31,38 @@ _OPEN = frozenset(s.value for s in OPEN_STATUSES)
 _PASS = Status.PASS.value
 _SEVERITY_NAMES = tuple(s.value for s in Severity)
 _CATEGORY_CACHE_SIZE = 4096  # distinct check ids remembered; the catalog has a few hundred
+
+
+@dataclass(frozen=True)
+class Cap:
+    """What capped a grade: an open finding of `severity`, of check `check` when known."""
+
+    severity: str
+    check: str | None = None
+
+    @property
+    def code(self) -> str:
+        """The stable form a Score carries in `capped_by`: `critical_open:backups.freshness`."""
+        return f"{self.severity}_open" + (f":{self.check}" if self.check else "")
+
+
+_CAP_CODE = re.compile(r"(?P<severity>[a-z]+)_open(?::(?P<check>[^\s:()]+))?")
+# What Reports and snapshots written before the codes carry: "open critical finding
+# (backups.freshness)" for a host, "open high finding on a host" for a commune.
+_CAP_SENTENCE = re.compile(
+    r"open (?P<severity>[a-z]+) finding(?: \((?P<check>[^\s()]+)\)| on a host)?")
+
+
+def parse_cap(capped_by: str | None) -> Cap | None:
+    """The cap a Score's `capped_by` names, in its code or in the former English sentence;
+    None when there is none, or for a text that names no known severity."""
+    if not capped_by:
+        return None
+    text = capped_by.strip()
+    match = _CAP_CODE.fullmatch(text) or _CAP_SENTENCE.fullmatch(text)
+    if match is None or match["severity"] not in _SEVERITY_NAMES:
+        return None
+    return Cap(match["severity"], match["check"])
 
 
 @dataclass(frozen=True)
@@ -216,7 +255,7 @@ def _tally(outcomes: Iterable[tuple[str, str, str]], policy: ScoringPolicy) -> _
             open_counts[severity] += 1
             cap = caps.get(severity)
             if cap and (cap_grade is None or _worse(cap, cap_grade) == cap):
-                cap_grade, cap_reason = cap, f"open {severity} finding ({check})"
+                cap_grade, cap_reason = cap, f"{severity}_open:{check}"  # Cap.code, inlined
             if stake > opens.get(check, 0.0):
                 opens[check] = stake
     return _Tally(passes, opens, open_counts, cap_grade, cap_reason)
@@ -330,10 +369,12 @@ def combine_scores(scores: Iterable[Score], policy: ScoringPolicy) -> Score:
     for sev in Severity:  # worst severity first: the first cap that bites is the tightest
         cap = policy.caps.get(sev)
         if cap and counts.get(sev.value, 0) and _worse(cap, grade) == cap and cap != grade:
-            grade, capped_by = cap, f"open {sev.value} finding on a host"
+            grade, capped_by = cap, Cap(sev.value).code
             break
     for s in items:  # name the finding when a host recorded which one it was
-        if capped_by and s.capped_by and s.grade == grade:
-            capped_by = s.capped_by
+        # A host's own cap, read as a code or as the sentence of a snapshot stored before.
+        host_cap = parse_cap(s.capped_by) if capped_by else None
+        if host_cap is not None and host_cap.check and s.grade == grade:
+            capped_by = host_cap.code
             break
     return Score(value=value, grade=grade, capped_by=capped_by, open_by_severity=counts)

@@ -14,6 +14,7 @@ from typing import Any
 from sentinelle.i18n import DEFAULT_LANG, Catalog
 from sentinelle.model import Finding, Severity, Status
 from sentinelle.rules import RuleSet
+from sentinelle.scoring import parse_cap
 
 
 def summary_text(finding: Finding, catalog: Catalog, lang: str = DEFAULT_LANG) -> str:
@@ -43,6 +44,26 @@ def status_name(status: Status | str, catalog: Catalog, lang: str = DEFAULT_LANG
 def severity_name(severity: Severity | str, catalog: Catalog, lang: str = DEFAULT_LANG) -> str:
     value = severity.value if isinstance(severity, Severity) else severity
     return catalog.render(f"severity.{value}", {}, lang)
+
+
+def capped_text(capped_by: str | None, rules: RuleSet, lang: str = DEFAULT_LANG,
+                fallback: Finding | None = None) -> str | None:
+    """Why the grade was capped, for a person: a Score's `capped_by` (its code, or the English
+    sentence of a Report stored before the codes) in `lang`. A cap that names no check is told
+    with `fallback`'s (the worst open finding, when the caller has the findings); None when
+    there is no cap, or a text that is neither."""
+    cap = parse_cap(capped_by)
+    if cap is None:
+        return None
+    catalog = rules.catalog
+    severity = severity_name(cap.severity, catalog, lang)
+    check = cap.check or (fallback.check if fallback is not None else None)
+    if check is None:
+        return catalog.render("console.capped_host", {"severity": severity}, lang)
+    meta = rules.checks.get(check)
+    title = (meta.title.get(lang) or meta.title.get(DEFAULT_LANG)) if meta is not None else None
+    return catalog.render("console.capped", {"severity": severity, "title": title or check},
+                          lang)
 
 
 def word(catalog: Catalog, msg_id: str, lang: str = DEFAULT_LANG,

@@ -121,10 +121,10 @@ def test_once_runs_one_cycle_and_exits(tmp_path: Path) -> None:
         text=True,
         timeout=120,
         check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "SENTINELLE_LANG": "fr"},
     )
     assert out.returncode == 0, out.stderr
-    assert "grade" in out.stdout
+    assert "/100, niveau " in out.stdout and "grade" not in out.stdout
     report = json.loads((tmp_path / "state/last-report.json").read_text())
     assert report["schema_version"] == SCHEMA_VERSION and report["results"]
 

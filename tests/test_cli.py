@@ -77,13 +77,20 @@ def test_prometheus_format_prints_metrics(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_config_error_exits_2_with_message(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """In the reader's language (French by default), or in the command's --lang."""
+    monkeypatch.delenv("SENTINELLE_LANG", raising=False)
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
     bad = tmp_path / "bad.yaml"
     bad.write_text("agent: {colour: blue}\n")
     code, _, err = run(capsys, "check", "--config", str(bad))
     assert code == 2
-    assert "bad.yaml" in err and "agent.colour" in err and "unknown key" in err
+    assert f"{bad}:1: clé « agent.colour » : clé inconnue" in err
+    code, _, err = run(capsys, "check", "--config", str(bad), "--lang", "en")
+    assert code == 2
+    assert f"{bad}:1: key 'agent.colour': unknown key" in err
 
 
 def test_restore_test_is_recorded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,5 @@
-"""Config errors name the file, the key and what was expected; unknown keys are errors."""
+"""Config errors name the file, the line, the key and what was expected; unknown keys are
+errors."""
 
 from __future__ import annotations
 
@@ -98,18 +99,21 @@ ports: {scan_targets: [127.0.0.1]}
             "distinct",
         ),
         ("ports: {scan_targets: 127.0.0.1}\n", "ports.scan_targets", "a list"),
-        ("- just\n- a list\n", "(top level)", "a mapping"),
-        ("agent: {interval_seconds: [\n", "line", "valid YAML"),
+        ("- just\n- a list\n", "", "a mapping"),
+        ("agent: {interval_seconds: [\n", "", "invalid YAML"),
     ],
 )
 def test_bad_config_names_file_key_and_expectation(
     tmp_path: Path, text: str, key: str, expected: str
 ) -> None:
     err = error_of(write(tmp_path, text))
-    message = str(err)
-    assert str(tmp_path / "agent.yaml") in message
+    assert err.key == key and err.line is not None
+    message = err.render("en")
+    assert message.startswith(f"{tmp_path / 'agent.yaml'}:{err.line}: ")
     assert key in message
     assert expected in message
+    if "_" not in expected:  # parameter names are data, the same in both languages
+        assert expected not in err.render("fr")
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:

@@ -187,3 +187,47 @@ def test_the_agent_metrics_page_speaks_one_language() -> None:
     assert "sentinelle_host_risk_score" in pages["fr"]
     for name, documentation in pages["fr"].items():
         assert documentation != pages["en"][name], name
+
+
+@pytest.mark.parametrize(("seconds", "fr", "en"), [
+    (0.3, "0,3 seconde", "0.3 seconds"),
+    (45, "45 secondes", "45 seconds"),
+    (59.6, "1 minute", "1 minute"),  # cut as it rounds, never "60 secondes"
+    (90, "1 min 30 s", "1 min 30 sec"),
+    (119.6, "2 minutes", "2 minutes"),
+    (50 * 60, "50 minutes", "50 minutes"),
+    (3600, "1 heure", "1 hour"),
+    (116 * 60, "1 h 56 min", "1 hr 56 min"),  # not "116 minutes"
+    (7170, "2 heures", "2 hours"),
+    (5 * 3600 + 100, "5 heures", "5 hours"),
+    (26 * 3600, "26 heures", "26 hours"),  # below two days, hours: as the rules' limits read
+    (2 * 86400, "2 jours", "2 days"),
+    (14 * 86400, "14 jours", "14 days"),  # no weeks: a person compares days with days
+    (143 * 86400, "143 jours", "143 days"),
+])
+def test_durations_read_naturally_at_every_scale(seconds: float, fr: str, en: str) -> None:
+    assert plain(format_duration(seconds, "fr")) == fr
+    assert plain(format_duration(seconds, "en")) == en
+    assert plain(format_duration(-seconds, "fr")) == fr
+
+
+@pytest.mark.parametrize(("seconds", "fr", "en"), [
+    (116 * 60, "il y a 1 h 56 min", "1 hr 56 min ago"),
+    (3 * 86400, "il y a 3 jours", "3 days ago"),
+    (90, "il y a 1 min 30 s", "1 min 30 sec ago"),
+    (26 * 3600, "il y a 26 heures", "26 hours ago"),
+])
+def test_ago_is_cut_as_durations_are(seconds: float, fr: str, en: str) -> None:
+    assert plain(format_ago(seconds, "fr")) == fr
+    assert plain(format_ago(seconds, "en")) == en
+
+
+def test_a_catalog_duration_reads_in_one_language() -> None:
+    catalog = Catalog([parse_message("t.age", {
+        "fr": "La liste des paquets date de {age:duration}.",
+        "en": "The package lists are {age:duration} old.",
+    }, "test")])
+    assert plain(catalog.render("t.age", {"age": 6960}, "fr")) == (
+        "La liste des paquets date de 1 h 56 min.")
+    assert plain(catalog.render("t.age", {"age": 6960}, "en")) == (
+        "The package lists are 1 hr 56 min old.")

@@ -92,8 +92,10 @@ def test_metadata_for_a_check_outside_its_family_is_rejected(tmp_path: Path) -> 
     meta = next(iter(data["checks"].values()))
     data["checks"] = {"ports.stray": meta}
     (tmp_path / "checks/patching.yaml").write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match=r"starting with 'patching\.'"):
+    with pytest.raises(ConfigError) as err:
         load_rules(tmp_path)
+    assert "starting with 'patching.'" in err.value.render("en")
+    assert err.value.line == 5 and err.value.key == "checks.ports.stray"
 
 
 def test_docs_list_every_metric() -> None:

@@ -15,27 +15,22 @@ import yaml
 from sentinelle.checks.base import registry
 from sentinelle.config import load_config
 from sentinelle.errors import ConfigError
-from sentinelle.params import (
-    LocatedConfigError,
-    build_params,
-    param,
-    specs_of,
-    yaml_line,
-)
+from sentinelle.params import build_params, param, specs_of, validate
 from sentinelle.rules import load_rules
 from sentinelle.runner import build_setup, known_params
+from sentinelle.validation import key_line, line_of, load_yaml_file
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = load_rules()
 KNOWN = known_params(RULES)
 
 
-def config_error(tmp_path: Path, text: str) -> LocatedConfigError:
+def config_error(tmp_path: Path, text: str) -> ConfigError:
     path = tmp_path / "agent.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load_config(path, KNOWN)
-    assert isinstance(info.value, LocatedConfigError), info.value
+    assert info.value.line is not None, info.value
     assert info.value.source == str(path)
     return info.value
 
@@ -97,8 +92,9 @@ def test_bad_override_names_file_line_and_key(
 ) -> None:
     err = config_error(tmp_path, text)
     assert err.key == key and err.line == line, str(err)
-    assert f"{tmp_path / 'agent.yaml'}:{line}: key '{key}'" in str(err)
-    assert expected in str(err)
+    assert f"{tmp_path / 'agent.yaml'}:{line}: key '{key}'" in err.render("en")
+    assert expected in err.render("en")
+    assert f"{tmp_path / 'agent.yaml'}:{line}: clé « {key} »" in err.render("fr")
 
 
 def test_other_config_errors_name_the_line_too(tmp_path: Path) -> None:
@@ -168,10 +164,10 @@ def test_bad_default_in_rules_names_its_file_line_and_key(
     text = path.read_text(encoding="utf-8")
     assert text.count(old) == 1
     path.write_text(text.replace(old, new), encoding="utf-8")
-    with pytest.raises(LocatedConfigError) as info:
+    with pytest.raises(ConfigError) as info:
         build_setup(None, ["backups.freshness"], rules_dir=rules)
     err = info.value
-    assert err.source == str(path) and err.key == key and expected in str(err)
+    assert err.source == str(path) and err.key == key and expected in err.render("en")
     lines = path.read_text(encoding="utf-8").splitlines()
     assert err.line is not None
     assert key.rsplit(".", 1)[1] + ":" in lines[err.line - 1], (err.line, lines[err.line - 1])
@@ -192,13 +188,19 @@ def test_a_struct_with_a_default_in_code_is_refused() -> None:
         specs_of(NotFrozen)
 
 
-def test_yaml_line_follows_keys_holding_dots_and_lists(tmp_path: Path) -> None:
+def test_lines_come_with_the_values_for_keys_holding_dots_and_lists(tmp_path: Path) -> None:
+    """One mechanism for the lines: the mappings load_yaml_file builds, whose keys may hold
+    dots (check ids) and whose lists know their items."""
     path = tmp_path / "x.yaml"
     path.write_text("a:\n  b.c:\n    d: 1\n  e: [1, 2]\nf:\n  - g: 1\n  - h: 2\n",
                     encoding="utf-8")
-    assert yaml_line(path, ["a", "b.c", "d"]) == 3
-    assert yaml_line(path, ["a", "e"]) == 4
-    assert yaml_line(path, ["f", "1", "h"]) == 7
-    assert yaml_line(path, ["a", "zz"]) == 1  # the deepest key found
-    assert yaml_line(tmp_path / "absent.yaml", ["a"]) is None
-    assert yaml.safe_load(path.read_text())["a"]["b.c"]["d"] == 1
+    data = load_yaml_file(path)
+    assert key_line(data["a"]["b.c"], "d") == 3
+    assert key_line(data["a"], "e") == 4
+    assert key_line(data["f"][1], "h") == 7
+    assert line_of(data["a"]["b.c"]) == 2  # the line of the key holding it
+    assert key_line(data["a"], "zz") is None
+    assert data == yaml.safe_load(path.read_text())
+    with pytest.raises(ConfigError) as info:
+        validate({}, data["a"]["b.c"], str(path), ["a", "b.c"])
+    assert info.value.line == 3 and info.value.key == "a.b.c.d"

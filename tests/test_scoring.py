@@ -240,3 +240,32 @@ def test_bad_scoring_file_is_named(edit: Any, key: str) -> None:
     edit(bad)
     with pytest.raises(ConfigError, match=key):
         ScoringPolicy.from_data(bad, "rules/scoring.yaml")
+
+
+def test_capped_by_is_a_code_and_the_former_sentences_still_read(policy: ScoringPolicy) -> None:
+    """`capped_by` is data (`critical_open:ports.risky_services`, `high_open`), never a
+    sentence; Reports and snapshots stored with the former English sentences still read."""
+    from sentinelle.model import Score
+    from sentinelle.scoring import Cap, parse_cap
+
+    host = score_findings([*(f(Status.PASS, Severity.HIGH, f"ports.ok{i}") for i in range(50)),
+                           f(Status.WARN, Severity.CRITICAL, "ports.risky_services")], policy)
+    assert host.grade == "D" and host.capped_by == "critical_open:ports.risky_services"
+    unnamed = score_findings([f(Status.PASS, Severity.HIGH, f"backups.ok{i}") for i in range(4)]
+                             + [f(Status.FAIL, Severity.HIGH, "backups.offline_copy")], policy)
+    clean = score_findings([f(Status.PASS, Severity.HIGH)], policy)
+    assert combine_scores([unnamed, clean], policy).capped_by == "high_open"
+    assert parse_cap("critical_open:ports.risky_services") == Cap("critical",
+                                                                  "ports.risky_services")
+    assert parse_cap("high_open") == Cap("high") and Cap("high").code == "high_open"
+    assert parse_cap("open critical finding (backups.freshness)") == Cap("critical",
+                                                                         "backups.freshness")
+    assert parse_cap("open high finding on a host") == Cap("high")
+    assert [parse_cap(t) for t in (None, "", "huge_open", "plafonné", "open big finding")] == [
+        None] * 5
+    # A commune made of a host snapshot stored before the codes: its cap is read and re-coded.
+    old = Score(host.value, host.grade, "open critical finding (ports.risky_services)",
+                host.open_by_severity)
+    stored = Score.from_dict(old.to_dict())
+    assert combine_scores([stored, clean], policy).capped_by == (
+        "critical_open:ports.risky_services")

@@ -127,7 +127,7 @@ def test_what_changes_on_the_example(policy: ScoringPolicy, doc: str) -> None:
     no_backup = replaced(EXAMPLE, "backups.freshness", ("fail", "critical"))
     s = score_outcomes(no_backup, policy)
     assert (round(s.value, 1), policy.grade_for(s.value), s.grade) == (69.8, "C", "D")
-    assert s.capped_by == "open critical finding (backups.freshness)"
+    assert s.capped_by == "critical_open:backups.freshness"
     for text in ("27 / 31 = 87.1 %", "91.1, A", "73.3, C", "86.8", "69.8", "capped at D"):
         assert text in doc, text
 

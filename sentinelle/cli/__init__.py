@@ -60,10 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         return _usage_error(args.command_parser, exc)
     except ConfigError as exc:
-        _print_error(exc)
+        exc.lang = getattr(args, "lang", None)  # the command's --lang, if it has one
+        _print_error(exc, exc.lang)
         return EXIT_USAGE
     except SentinelleError as exc:
-        _print_error(exc)
+        _print_error(exc, getattr(args, "lang", None))
         status: int = args.error_status
         return status
     except BrokenPipeError:  # `sentinelle checks | head`: the reader had enough
@@ -78,8 +79,12 @@ def _usage_error(parser: argparse.ArgumentParser, exc: UsageError) -> int:
         return _status(done)
 
 
-def _print_error(exc: SentinelleError) -> None:
-    print(f"sentinelle: error: {exc}", file=sys.stderr)
+def _print_error(exc: SentinelleError, lang: str | None) -> None:
+    """`sentinelle : erreur : …` in the command's language (its --lang, else the reader's);
+    the words after it are the error's own."""
+    from sentinelle.cli.registry import say
+
+    print(say("cli.error", lang, message=str(exc)), file=sys.stderr)
 
 
 def _status(done: SystemExit) -> int:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sentinelle.cli.registry import EXIT_FAILURE, EXIT_OK, add_config, command, group
+from sentinelle.cli.registry import EXIT_FAILURE, EXIT_OK, add_config, command, group, say
 
 if TYPE_CHECKING:
     from sentinelle.cli.registry import Subparsers
@@ -56,10 +56,8 @@ def enroll_agent(args: argparse.Namespace) -> int:
         timeout=config.push.timeout_seconds,
         replace=args.force,
     )
-    print(
-        f"enrolled as {creds.agent_id}: commune {creds.commune}, host {creds.host}; "
-        f"credentials in {enroll.credentials_path(config.agent.state_dir)}"
-    )
+    print(say("cli.agent.enrolled", agent_id=creds.agent_id, commune=creds.commune,
+              host=creds.host, path=str(enroll.credentials_path(config.agent.state_dir))))
     return EXIT_OK
 
 
@@ -81,16 +79,15 @@ def run_agent(args: argparse.Namespace) -> int:
             report = agent.cycle()
             if report is None:
                 return EXIT_FAILURE
-            pushed = ""
+            said: dict[str, Any] = {"host": str(report.host.get("hostname")),
+                                    "score": round(report.score.value),
+                                    "grade": report.score.grade,
+                                    "path": str(agent.state_dir / "last-report.json")}
             if pusher is not None and pusher.credentials() is not None:
                 pusher.drain()
-                status = pusher.status()
-                pushed = f", {status.spool_depth} Report(s) left in the spool"
-            print(
-                f"{report.host.get('hostname')}: score {report.score.value:.0f}/100, "
-                f"grade {report.score.grade}, report in "
-                f"{agent.state_dir / 'last-report.json'}{pushed}"
-            )
+                print(say("cli.agent.cycle_spool", count=pusher.status().spool_depth, **said))
+            else:
+                print(say("cli.agent.cycle", **said))
             return EXIT_OK
         if pusher is not None:
             pusher.start()

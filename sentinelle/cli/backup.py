@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sentinelle.cli.registry import EXIT_OK, add_config, command, group
+from sentinelle.cli.registry import EXIT_OK, add_config, command, group, say
 
 if TYPE_CHECKING:
     from sentinelle.cli.registry import Subparsers
@@ -42,5 +42,5 @@ def restore_tested(args: argparse.Namespace) -> int:
     path = record_restore_test(
         Path(config.agent.state_dir), args.location, datetime.now(UTC), args.note
     )
-    print(f"restore test of '{args.location}' recorded in {path}")
+    print(say("cli.backup.recorded", location=args.location, path=str(path)))
     return EXIT_OK

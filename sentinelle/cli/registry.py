@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 from sentinelle.errors import SentinelleError
 
 if TYPE_CHECKING:
+    from sentinelle.i18n import Catalog
+
     # typeshed makes the action generic; at run time it is a plain class.
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -83,15 +85,30 @@ def add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="YAML configuration (default: embedded)")
 
 
-def say(msg_id: str, **args: object) -> str:
-    """A catalog message (rules/messages/) in the reader's language, for a person's screen.
+def say(msg_id: str, /, lang: str | None = None, **args: object) -> str:
+    """A catalog message (rules/messages/) for a person's screen, in `lang`: the command's
+    `--lang` when it has one, else the reader's (`sentinelle.console.default_lang`).
 
-    Only called when there is something to say (an error): loading the catalogs and Babel costs
-    nothing on the commands' normal path."""
+    Called when there is something to say (an error, what a command did): the catalogs and
+    Babel are loaded then, once, never while a command only parses its arguments, nor in the
+    agent's daemon."""
     from sentinelle.console import default_lang
+
+    return messages().render(msg_id, args, lang or default_lang())
+
+
+_CATALOGS: dict[str, Catalog] = {}
+
+
+def messages() -> Catalog:
+    """The message catalogs of the rules directory in use, loaded on its first use."""
     from sentinelle.rules import default_rules_dir, load_catalog
 
-    return load_catalog(default_rules_dir()).render(msg_id, args, default_lang())
+    directory = default_rules_dir()
+    catalog = _CATALOGS.get(str(directory))
+    if catalog is None:
+        catalog = _CATALOGS[str(directory)] = load_catalog(directory)
+    return catalog
 
 
 def name_required_subcommands(parser: argparse.ArgumentParser) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sentinelle.collector.guard import Bucket, parse_networks
 from sentinelle.collector.validate import Limits
+from sentinelle.errors import expect
 from sentinelle.validation import Section, load_yaml_file
 
 DEFAULT_STORE = "sqlite:///var/lib/sentinelle-collector/collector.db"
@@ -95,7 +96,7 @@ def parse_protection(top: Section) -> Protection:
     try:
         parse_networks(proxies)
     except ValueError as exc:
-        raise sec.error("trusted_proxies", "IP addresses or CIDR networks", str(exc)) from exc
+        raise sec.error("trusted_proxies", expect("networks"), str(exc)) from exc
     protection = Protection(
         header_timeout_seconds=sec.number(
             "header_timeout_seconds", d.header_timeout_seconds, minimum=1, maximum=3600
@@ -125,12 +126,12 @@ def parse_settings(data: Any, source: str) -> CollectorSettings:
     listen = top.str("listen_address", d.listen_address)
     host, sep, port = listen.rpartition(":")
     if not sep or not host or not port.isdigit():
-        raise top.error("listen_address", "HOST:PORT", listen)
+        raise top.error("listen_address", expect("host_port", example=d.listen_address), listen)
     tls = top.section("tls")
     cert, key = tls.str("cert_file", None), tls.str("key_file", None)
     tls.done()
     if (cert is None) != (key is None):
-        raise top.error("tls", "both cert_file and key_file, or neither")
+        raise top.error("tls", expect("both_or_neither", first="cert_file", second="key_file"))
     lim = top.section("limits")
     limits = Limits(
         **{
@@ -152,7 +153,7 @@ def parse_settings(data: Any, source: str) -> CollectorSettings:
         if not isinstance(headers, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
         ):
-            raise rw_sec.error("headers", "a mapping of header names to strings", headers)
+            raise rw_sec.error("headers", expect("header_mapping"), headers)
         remote_write = RemoteWriteSettings(
             url=rw_sec.str("url"),
             interval_seconds=rw_sec.number("interval_seconds", 60.0, minimum=5),

@@ -41,7 +41,7 @@ from sentinelle.config import AgentSettings
 from sentinelle.i18n import Catalog
 from sentinelle.rules import CheckMeta, RuleSet
 from sentinelle.scoring import ScoringPolicy
-from sentinelle.texts import severity_name
+from sentinelle.texts import severity_name, status_name
 
 # The dashboards are built in French, the SOC's language (the catalog holds English too).
 LANG = "fr"
@@ -90,17 +90,26 @@ class Words:
         return self(f"{key}.title"), self(f"{key}.description")
 
     def severity(self, severity: str) -> str:
-        """"Critique", "Élevée"…: the shared severity names, capitalised for a column."""
-        name = severity_name(severity, self.catalog, self.lang)
-        return name[:1].upper() + name[1:]
+        """"Critique", "Élevée"…: the shared severity names (common.yaml), capitalised for a
+        column."""
+        return _capitalised(severity_name(severity, self.catalog, self.lang))
 
     def severities(self) -> dict[str, str]:
         """Severity → its word, worst first."""
         return {s: self.severity(s) for s in SEVERITY_COLOURS}
 
+    def status(self, status: str) -> str:
+        """"Non conforme", "À surveiller"…: the shared status names (common.yaml), the words
+        of the console, the reports and the mayors' page, capitalised for a column."""
+        return _capitalised(status_name(status, self.catalog, self.lang))
+
     def statuses(self) -> dict[str, str]:
         """Status → its word, worst first."""
-        return {s: self(f"status.{s}") for s in STATUS_COLOURS}
+        return {s: self.status(s) for s in STATUS_COLOURS}
+
+
+def _capitalised(word: str) -> str:
+    return word[:1].upper() + word[1:]
 
 
 def grade_floors(rules: RuleSet) -> dict[str, float]:

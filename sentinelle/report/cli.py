@@ -3,6 +3,9 @@
 Each commune goes on its own: one whose page cannot be built, printed, written or sent is
 named on stderr with the stage and the reason (and logged), the others are written and sent,
 and the exit status is 1 (EXIT_COMMUNE_FAILED).
+
+Every line for the operator is a catalog message (rules/messages/cli.yaml, `cli.report.*`) in
+the run's language, the one of its pages (`--lang`, else the settings').
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sentinelle.cli.registry import messages, say
 from sentinelle.collector.store import Store, open_store
 from sentinelle.errors import ConfigError
 from sentinelle.report.arguments import add_report_parser
@@ -51,11 +55,16 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[i : i + size]
 
 
-def _line(r: Rendered, status: str) -> str:
+def _line(r: Rendered, outcome: str, lang: str) -> str:
+    """`01001 Saint-Exemple : B (83/100) — écrit dans …`: the commune, its grade, `outcome`."""
     s = r.summary
-    grade = f"{s.current.grade} ({s.current.score:.0f}/100)" if s.no_data is None and (
-        s.current.score is not None) else "no data"
-    return f"{s.commune.code} {s.commune.name}: {grade} — {status}"
+    if s.no_data is None and s.current.score is not None:
+        grade = say("cli.report.grade", lang, grade=s.current.grade or "?",
+                    score=round(s.current.score))
+    else:
+        grade = say("cli.report.no_data", lang)
+    return say("cli.report.line", lang, code=s.commune.code, name=s.commune.name, grade=grade,
+               outcome=outcome)
 
 
 class MonthlyRun:
@@ -79,8 +88,7 @@ class MonthlyRun:
         if args.from_first_working_day:
             first = first_working_day(today.year, today.month)
             if today < first:
-                print(f"not before {first.isoformat()}, the month's first working day: nothing "
-                      "to do today")
+                print(say("cli.report.not_yet", self.lang, date=first.isoformat()))
                 return 0
         if args.send and args.out is None and not self.settings.smtp.host:
             raise ConfigError(self.settings.source, "mail.smtp.host", "an SMTP relay to --send")
@@ -124,7 +132,8 @@ class MonthlyRun:
                     except Exception as exc:  # a disk error on one page, say: not the others'
                         self._fail(failed(outcome.code, WRITE, exc))
                         continue
-                    print(_line(r, f"written to {paths}"))
+                    written = say("cli.report.written", self.lang, paths=paths)
+                    print(_line(r, written, self.lang))
         return self._finish()
 
     def _usable(self, outcome: Outcome) -> Rendered | None:
@@ -137,15 +146,20 @@ class MonthlyRun:
         """Count a failed commune and say so on stderr (unless the caller already did)."""
         self.failures[outcome.code] = outcome
         if not printed:
-            name = self._names.get(outcome.code, "")
-            print(f"{outcome.code} {name}: FAILED ({outcome.stage}): {outcome.reason}",
-                  file=sys.stderr)
+            print(say("cli.report.failed", self.lang, code=outcome.code,
+                      name=self._names.get(outcome.code, ""), stage=self._stage(outcome.stage),
+                      reason=outcome.reason or ""), file=sys.stderr)
+
+    def _stage(self, stage: str | None) -> str:
+        """The stage's word (`cli.report.stage.*`), or its code when the catalog has none."""
+        msg_id = f"cli.report.stage.{stage}"
+        return say(msg_id, self.lang) if stage and msg_id in messages() else str(stage)
 
     def _finish(self) -> int:
         if not self.failures:
             return 0
-        print(f"sentinelle: {len(self.failures)} commune(s) failed: "
-              f"{', '.join(self.failures)} (the others are done)", file=sys.stderr)
+        print(say("cli.report.summary", self.lang, count=len(self.failures),
+                  codes=list(self.failures)), file=sys.stderr)
         return EXIT_COMMUNE_FAILED
 
     def _chunk_size(self) -> int:
@@ -183,11 +197,9 @@ class MonthlyRun:
         settings = self.settings
         placeholders = settings.contacts.placeholders()
         if placeholders:
-            print(
-                f"sentinelle: warning: contacts {', '.join(placeholders)} still hold their "
-                f"placeholders; set contacts: in {settings.source}",
-                file=sys.stderr,
-            )
+            warning = say("cli.report.placeholders", self.lang, count=len(placeholders),
+                          names=list(placeholders), source=settings.source)
+            print(say("cli.warning", self.lang, message=warning), file=sys.stderr)
         sender = SmtpSender(settings.smtp, settings.source)
         log = SentLog(default_sent_log(settings, self.store_url))
         month = str(self.month)
@@ -197,10 +209,10 @@ class MonthlyRun:
                 commune = builder.communes[code]
                 done = log.get(month, code)
                 if done is not None and not self.args.force:
-                    print(f"{code} {commune.name}: already sent on {done.get('sent_at')} "
-                          "(--force sends again)")
+                    print(say("cli.report.already_sent", self.lang, code=code,
+                              name=commune.name, when=done.get("sent_at")))
                 elif not commune.mayor_emails:
-                    print(f"{code} {commune.name}: no mayor email address: skipped")
+                    print(say("cli.report.no_email", self.lang, code=code, name=commune.name))
                 else:
                     todo.append(code)
             for chunk in _chunks(todo, self._chunk_size()):
@@ -219,7 +231,9 @@ class MonthlyRun:
                     except MailError as exc:
                         failure = failed(outcome.code, SEND, exc)
                         self._fail(failure, printed=True)
-                        print(_line(r, f"NOT sent: {failure.reason}"), file=sys.stderr)
+                        not_sent = say("cli.report.not_sent", self.lang,
+                                       reason=failure.reason or "")
+                        print(_line(r, not_sent, self.lang), file=sys.stderr)
                         continue
                     except Exception as exc:  # building this message: not the others'
                         self._fail(failed(outcome.code, SEND, exc))
@@ -239,8 +253,10 @@ class MonthlyRun:
                             "lang": self.lang,
                         },
                     )
-                    refused = f", refused by {sorted(result.refused)}" if result.refused else ""
-                    print(_line(r, f"sent to {len(commune.mayor_emails)} address(es){refused}"))
+                    sent = say("cli.report.sent_refused" if result.refused else
+                               "cli.report.sent", self.lang, count=len(commune.mayor_emails),
+                               refused=sorted(result.refused))
+                    print(_line(r, sent, self.lang))
 
     def _mail(self, r: Rendered, sender: SmtpSender) -> tuple[EmailMessage, SendResult]:
         """Build one commune's email and send it."""

@@ -9,9 +9,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sentinelle.collector.settings import CollectorSettings, parse_settings
-from sentinelle.errors import ConfigError
+from sentinelle.errors import ConfigError, expect
 from sentinelle.rules import LANGS
-from sentinelle.validation import Section, load_yaml_file
+from sentinelle.validation import Section, key_line, load_yaml_file, os_reason
 
 PLACEHOLDER = "["  # default contact values start with it: sending warns until they are set
 
@@ -78,7 +78,7 @@ class SmtpSettings:
             return Path(self.password_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(
-                source, "mail.smtp.password_file", "a readable file", str(exc)
+                source, "mail.smtp.password_file", expect("readable_file"), os_reason(exc)
             ) from exc
 
 
@@ -126,7 +126,7 @@ def _contacts(top: Section) -> Contacts:
         for lang in LANGS:
             steps[lang] = tuple(em.str_list(lang))
             if not steps[lang]:
-                raise em.error(lang, "at least one step")
+                raise em.error(lang, expect("emergency_steps"))
         em.done()
     contacts = Contacts(
         syndicate=sec.str("syndicate", d.syndicate),
@@ -157,12 +157,15 @@ def _smtp(mail: Section) -> SmtpSettings:
     )
     sec.done()
     if (smtp.username is None) != (smtp.password_file is None):
-        raise mail.error("smtp", "both username and password_file, or neither")
+        raise mail.error("smtp", expect("both_or_neither", first="username",
+                                        second="password_file"))
     return smtp
 
 
-def parse_report_settings(data: Any, source: str, prefix: str = "") -> ReportSettings:
-    top = Section(source, prefix, data)
+def parse_report_settings(
+    data: Any, source: str, prefix: str = "", line: int | None = None
+) -> ReportSettings:
+    top = Section(source, prefix, data, line)
     d = ReportSettings()
     mail = top.section("mail")
     sender = mail.str("from", d.sender)
@@ -183,7 +186,7 @@ def parse_report_settings(data: Any, source: str, prefix: str = "") -> ReportSet
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise top.error("timezone", "an IANA time zone such as Europe/Paris", timezone) from exc
+        raise top.error("timezone", expect("time_zone"), timezone) from exc
     settings = ReportSettings(
         source=source,
         lang=top.choice("lang", LANGS, d.lang),
@@ -217,16 +220,16 @@ def load_settings(
     section: Any = None
     if collector_config is not None:
         raw = load_yaml_file(Path(collector_config))
-        if isinstance(raw, dict) and "report" in raw:
-            raw = dict(raw)
-            section = raw.pop("report")
+        if isinstance(raw, dict):
+            section = raw.get("report")  # parse_settings leaves it to us
         collector = parse_settings(raw, str(collector_config))
     if report_config is not None:
         report = parse_report_settings(
             load_yaml_file(Path(report_config)), str(report_config)
         )
     elif section is not None:
-        report = parse_report_settings(section, str(collector_config), "report")
+        line = key_line(raw, "report")
+        report = parse_report_settings(section, str(collector_config), "report", line)
     else:
         report = ReportSettings()
     return collector, report

@@ -1,5 +1,6 @@
 """Usage errors are argparse errors (usage line, exit 2, the catalog's words); errors at run
-time are printed in one place, `sentinelle: error: …`, 2 for configuration errors."""
+time are printed in one place, `sentinelle : erreur : …` (`sentinelle: error: …` in English),
+2 for configuration errors."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sentinelle.cli import main
 from sentinelle.rules import default_rules_dir, load_catalog
 
 CATALOG = load_catalog(default_rules_dir())
+ERROR = {lang: CATALOG.render("cli.error", {"message": ""}, lang) for lang in ("fr", "en")}
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -98,32 +100,37 @@ def test_a_good_value_passes_through_as_typed(tmp_path: Path,
     assert code == 0 and "for 2A004 Ajaccio" in err and "uses: 1" in err
 
 
-def test_configuration_errors_at_run_time_exit_2(tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_configuration_errors_at_run_time_exit_2(tmp_path: Path, lang: str,
+                                                capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTINELLE_LANG", lang)
+    assert ERROR == {"fr": "sentinelle : erreur : ", "en": "sentinelle: error: "}
     bad = tmp_path / "collector.yaml"
     bad.write_text("stroe: sqlite:///x.db\n", encoding="utf-8")
     code, out, err = run(capsys, "collector", "--config", str(bad), "commune", "list")
     assert code == 2 and out == ""
-    assert err.startswith("sentinelle: error: ") and "collector.yaml" in err
+    assert err.startswith(ERROR[lang]) and "collector.yaml" in err
     assert "usage:" not in err  # well written, badly configured: no usage line
     store = f"sqlite://{tmp_path / 'collector.db'}"
     code, _, err = run(capsys, "collector", "--store", store, "commune", "show", "01001")
-    assert code == 2 and err.startswith("sentinelle: error: ") and "01001" in err
+    assert code == 2 and err.startswith(ERROR[lang]) and "01001" in err
 
 
 def test_other_failures_at_run_time_exit_with_the_groups_status(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A refused or impossible enrollment: the command could not do its work, 2 as every group.
+    monkeypatch.setenv("SENTINELLE_LANG", "fr")
     config = tmp_path / "agent.yaml"
     config.write_text(f"agent: {{state_dir: {tmp_path / 'state'}}}\n", encoding="utf-8")
     code, out, err = run(capsys, "agent", "enroll", "--config", str(config),
                          "--collector", "http://127.0.0.1:1", "--token", "t")
     assert code == 2 and out == ""
-    assert err.startswith("sentinelle: error: ") and "127.0.0.1:1" in err
+    assert err.startswith(ERROR["fr"]) and "127.0.0.1:1" in err
     # The dashboards group keeps the 1 its module entry point always had.
     for name in ("GRAFANA_TOKEN", "GRAFANA_USER", "GRAFANA_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     code, out, err = run(capsys, "dashboards", "push", "--grafana-url", "http://127.0.0.1:1/")
     assert code == 1 and out == ""
-    assert err.startswith("sentinelle: error: ") and "GRAFANA_TOKEN" in err
+    assert err.startswith(ERROR["fr"]) and "GRAFANA_TOKEN" in err

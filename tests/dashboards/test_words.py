@@ -156,3 +156,44 @@ def test_english_dashboards_read_english(
     assert {"Critical", "High", "Fail", "Pass", "Yes", "No"} <= mapped
     check = by_lang["en"]["check.json"]
     assert any(p["title"] == "The check ${check}" for p in panels(check))
+
+
+def _mapped(data: Any) -> Iterator[tuple[str, str]]:
+    """(value, text) of every value mapping in a dashboard: "fail" → "Non conforme"."""
+    if isinstance(data, dict):
+        if data.get("type") == "value" and isinstance(data.get("options"), dict):
+            for value, result in data["options"].items():
+                if isinstance(result, dict) and "text" in result:
+                    yield str(value), str(result["text"])
+        for v in data.values():
+            yield from _mapped(v)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _mapped(item)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_status_and_severity_words_are_the_common_ones(
+        rules: RuleSet, by_lang: dict[str, dict[str, dict[str, Any]]], lang: str) -> None:
+    """A status or a severity reads on a dashboard as on the console, the reports and the
+    mayors' page: the words of rules/messages/common.yaml (capitalised for a column)."""
+    def common(msg_id: str) -> str:
+        text = rules.catalog.render(msg_id, {}, lang)
+        return text[:1].upper() + text[1:]
+
+    statuses = {s: common(f"status.{s}") for s in ("fail", "warn", "error", "pass", "skip")}
+    severities = {s: common(f"severity.{s}") for s in ("critical", "high", "medium", "low",
+                                                       "info")}
+    seen: dict[str, set[str]] = {}
+    legends: set[str] = set()
+    for data in by_lang[lang].values():
+        for value, text in _mapped(data):
+            seen.setdefault(value, set()).add(text)
+        legends.update(t.get("legendFormat", "") for p in panels(data)
+                       for t in p.get("targets", []))
+    for value, word in {**statuses, **severities}.items():
+        assert seen.get(value, {word}) == {word}, (value, seen.get(value))
+    assert set(statuses.values()) <= {t for v in statuses for t in seen.get(v, ())}
+    assert set(statuses.values()) <= legends  # the by-status series of the check dashboard
+    # The dashboards keep no status words of their own.
+    assert not [m.id for m in rules.catalog if m.id.startswith("dashboards.status.")]

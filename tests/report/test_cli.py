@@ -56,8 +56,8 @@ def test_out_writes_html_pdf_and_text_for_review(
                           text=True, check=True, timeout=60).stdout
     assert re.search(r"^Pages:\s+1$", info, re.M)
     printed = capsys.readouterr().out
-    assert "01001 Saint-Exemple: B (83/100) — written to" in printed
-    assert "01007 Val-Silencieux: no data — written to" in printed
+    assert "01001 Saint-Exemple : B (83/100) — écrit dans" in printed
+    assert "01007 Val-Silencieux : pas de données — écrit dans" in printed
 
 
 def test_without_out_or_send_prints_the_text(
@@ -93,7 +93,7 @@ def test_timer_waits_for_the_first_working_day(
     store = f"sqlite://{tmp_path / 'empty.db'}"
     assert _run("--store", store, "--from-first-working-day",
                 now=datetime(2026, 5, 2, 7, tzinfo=UTC)) == 0
-    assert "not before 2026-05-04" in capsys.readouterr().out
+    assert "pas avant le 4 mai 2026, premier jour ouvré" in capsys.readouterr().out
     assert not (tmp_path / "empty.db").exists()  # nothing opened, nothing sent
     assert _run("--store", store, "--from-first-working-day",
                 now=datetime(2026, 5, 4, 7, tzinfo=UTC)) == 0
@@ -135,11 +135,14 @@ def test_settings_from_the_collector_file_or_a_separate_file(tmp_path: Path) -> 
 def test_settings_errors_name_the_file_and_key(tmp_path: Path) -> None:
     bad = tmp_path / "report.yaml"
     bad.write_text("mail:\n  smtp:\n    securty: starttls\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"report\.yaml: key 'mail\.smtp\.securty'"):
+    with pytest.raises(ConfigError) as err:
         load_settings(None, bad)
+    assert f"{bad}:3: clé « mail.smtp.securty » : clé inconnue" in err.value.render("fr")
+    assert f"{bad}:3: key 'mail.smtp.securty': unknown key" in err.value.render("en")
     bad.write_text("mail:\n  smtp:\n    username: u\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="both username and password_file"):
+    with pytest.raises(ConfigError) as err:
         load_settings(None, bad)
+    assert "both username and password_file" in err.value.render("en")
     bad.write_text("min_peers: 1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="min_peers"):
         load_settings(None, bad)

@@ -142,7 +142,7 @@ def test_every_hostile_shape_at_once_through_the_command(
                               text=True, check=True, timeout=60).stdout
         assert re.search(r"^Pages:\s+1$", info, re.M), code
     printed = capsys.readouterr()
-    assert f"{HOSTILE} {HOSTILE_NAME}: A (100/100) — written to" in printed.out
+    assert f"{HOSTILE} {HOSTILE_NAME} : A (100/100) — écrit dans" in printed.out
     assert printed.err == ""
 
 
@@ -177,11 +177,11 @@ def test_a_page_that_fails_is_reported_and_the_others_are_sent(
         assert _sent(inbox) == set(HEALTHY)
         printed = capsys.readouterr()
         for code, name in HEALTHY.items():
-            assert f"{code} {name}: A (100/100) — sent to 1 address(es)" in printed.out
+            assert f"{code} {name} : A (100/100) — envoyé à 1 adresse" in printed.out
         # The failed commune, its stage and its reason, on one line whatever the reason holds.
-        assert (f"{HOSTILE} {HOSTILE_NAME}: FAILED (page): RuntimeError: une panne "
+        assert (f"{HOSTILE} {HOSTILE_NAME} : ÉCHEC (mise en page) : RuntimeError: une panne "
                 r"\x1b[2Jimprévue\nligne forgée") in printed.err
-        assert f"1 commune(s) failed: {HOSTILE}" in printed.err
+        assert f"sentinelle : 1 commune en échec : {HOSTILE} (les autres" in printed.err
         assert "\x1b" not in printed.err
         assert [r.getMessage() for r in caplog.records if r.name == "sentinelle.report"] == [
             rf"commune {HOSTILE} failed (page): RuntimeError: une panne \x1b[2Jimprévue\nligne "
@@ -239,7 +239,8 @@ def test_a_failure_at_any_stage_fails_that_commune_alone(
                               text=True, check=True, timeout=60).stdout
         assert re.search(r"^Pages:\s+1$", info, re.M), code
     err = capsys.readouterr().err
-    assert f"{HOSTILE} {HOSTILE_NAME}: FAILED ({stage}): {reason}" in err
+    word = {"facts": "données", "pdf": "PDF"}[stage]
+    assert f"{HOSTILE} {HOSTILE_NAME} : ÉCHEC ({word}) : {reason}" in err
 
 
 def test_build_month_gives_each_commune_its_outcome(
@@ -272,7 +273,7 @@ def test_text_mode_prints_the_others_and_the_exit_status_tells_failure_from_usag
     assert printed.out.count("Point mensuel de sécurité informatique") == 2
     assert all(f"{name} — Mars 2026" in printed.out for name in HEALTHY.values())
     assert HOSTILE_NAME not in printed.out
-    assert f"{HOSTILE} {HOSTILE_NAME}: FAILED (page)" in printed.err
+    assert f"{HOSTILE} {HOSTILE_NAME} : ÉCHEC (mise en page)" in printed.err
     assert main(["report", "monthly", "--month", "2026-13", "--store", url]) == 2
 
 

@@ -123,7 +123,7 @@ def test_monthly_send_delivers_a_complete_french_email(
     out = capsys.readouterr().out
     assert rc == 0, out
     # Communes with a mayor address got one email each; the others are named as skipped.
-    assert "01010 Les Attentes: no mayor email address: skipped" in out
+    assert "01010 Les Attentes : aucune adresse e-mail de maire, commune ignorée" in out
     by_rcpt = {tuple(e.rcpt_tos): e for e in inbox.messages}
     assert set(by_rcpt) == {
         ("maire@saint-exemple.fr", "mairie@saint-exemple.fr"),
@@ -185,7 +185,7 @@ def test_a_month_is_not_sent_twice_unless_forced(
                   config, "--send", "--commune", "01003")
         assert _run(*common) == 0
         assert _run(*common) == 0
-        assert "01003 Bourg-Témoin: already sent on" in capsys.readouterr().out
+        assert "01003 Bourg-Témoin : déjà envoyé le " in capsys.readouterr().out
         assert len(inbox.messages) == 1
         assert _run(*common, "--force") == 0
         assert len(inbox.messages) == 2
@@ -286,7 +286,7 @@ def test_failed_sending_is_not_recorded_and_exit_code_says_so(
     rc = _run("--month", "2026-03", "--store", scenario.store_url, "--report-config", config,
               "--send", "--commune", "01003")
     assert rc == 1
-    assert "NOT sent" in capsys.readouterr().err
+    assert "NON ENVOYÉ : " in capsys.readouterr().err
     assert SentLog(tmp_path / "sent.json").get("2026-03", "01003") is None
 
 

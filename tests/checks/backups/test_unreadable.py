@@ -58,7 +58,7 @@ def both(tmp_path: Path, host: Host, location: BackupLocation) -> list[Any]:
         (CommandNotFound("restic: not installed"), "tool_missing",
          "nas: restic is not installed on this machine."),
         (CommandTimeout("restic: no answer after 60 s"), "tool_timeout",
-         "nas: restic did not answer within 60 seconds."),
+         "nas: restic did not answer within 1 minute."),
         (CommandError("restic: [Errno 8] Exec format error"), "tool_error",
          "nas: restic could not be run: restic: [Errno 8] Exec format error"),
         (recorded("Fatal: unable to open config file\n"), "bad_output",

@@ -340,7 +340,7 @@ def _break_overlap(d: dict[str, Any]) -> None:
         (_break_range, r"services[0].ports[0]", "FIRST <= LAST"),
         (_break_protocol, "services[0].protocol", "tcp, udp, or a list of them"),
         (_break_why, "services[0].why.en", "a value"),
-        (_break_unknown_key, "services[0].port", "no such key"),
+        (_break_unknown_key, "services[0].port", "unknown key"),
         (_break_overlap, "services[1].ports", "23/tcp belongs to 'telnet'"),
     ],
 )
@@ -351,8 +351,9 @@ def test_malformed_catalogue_names_file_and_key(breaker: Any, key: str, expected
         parse_risky_services(data, "rules/risky_ports.yaml")
     assert err.value.source == "rules/risky_ports.yaml"
     assert err.value.key == key
-    assert expected in err.value.expected
-    assert f"key '{key}'" in str(err.value)
+    assert expected in err.value.expected_in("en")
+    assert f"key '{key}'" in err.value.render("en")
+    assert f"clé « {key} »" in err.value.render("fr")
 
 
 def test_malformed_catalogue_turns_the_check_into_an_error(tmp_path: Path) -> None:
