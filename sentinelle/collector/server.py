@@ -58,6 +58,7 @@ from sentinelle.scoring import ScoringPolicy, score_outcomes
 log = logging.getLogger("sentinelle.collector")
 HOST_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")  # \Z: no trailing newline
 AGENT_CACHE_SECONDS = 10.0
+GC_YOUNG_THRESHOLD = 50_000
 FLEET_SYNC_SECONDS = 5.0
 # Workers commit batches concurrently: re-read a little before the last seen time so that a
 # batch committed late with an earlier timestamp is not missed.
@@ -195,6 +196,10 @@ class CollectorService:
         # What start-up built lives as long as the process: out of the collector's reach, the
         # garbage collector's passes over each push's short-lived objects stay short.
         gc.freeze()
+        # A push allocates thousands of small containers that die with it; at the default
+        # threshold (700) the young generation was collected several times per push, each
+        # pass visiting the objects of every push still waiting for its commit.
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         self.committer = GroupCommitter(self.store, self.settings.batch_max)
         self._tasks = [
             asyncio.create_task(
@@ -404,9 +409,11 @@ class CollectorService:
 
     async def _read_limited(self, request: web.Request, limit: int) -> bytes | web.Response:
         """The request body, at most `limit` bytes, within the body timeout."""
-        too_large = problem(413, "Payload too large", f"body exceeds {limit} bytes")
+        def too_large() -> web.Response:
+            return problem(413, "Payload too large", f"body exceeds {limit} bytes")
+
         if request.content_length is not None and request.content_length > limit:
-            return too_large
+            return too_large()
         chunks: list[bytes] = []
         size = 0
         try:
@@ -417,7 +424,7 @@ class CollectorService:
                         break
                     size += len(chunk)
                     if size > limit:
-                        return too_large
+                        return too_large()
                     chunks.append(chunk)
         except TimeoutError:
             self.refused.labels("body_timeout").inc()
@@ -598,7 +605,11 @@ class CollectorService:
             return web.json_response({"report_id": incoming.report_id, "status": "duplicate"})
         self.fleet.update(agent, received, generated, score, stored_body)
         self.pushes.labels("stored").inc()
-        return web.json_response({"report_id": incoming.report_id, "status": "stored"}, status=201)
+        return web.Response(
+            body=_ENCODE({"report_id": incoming.report_id, "status": "stored"}),
+            status=201,
+            content_type="application/json",
+        )
 
     async def metrics(self, request: web.Request) -> web.Response:
         loop = asyncio.get_running_loop()
