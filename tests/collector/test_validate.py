@@ -9,7 +9,13 @@ from pathlib import Path
 
 import msgspec
 
-from sentinelle.collector.validate import Limits, canonical_json, decode_report, to_report
+from sentinelle.collector.validate import (
+    Limits,
+    canonical_json,
+    decode_report,
+    report_type,
+    to_report,
+)
 from sentinelle.model import AgentHealth, Report
 from tests.collector.sample_reports import make_report
 
@@ -61,3 +67,51 @@ def test_schema_1_and_2_reports_are_both_accepted_by_a_real_collector(tmp_path: 
         v2["results"][0].pop("message")
         status, answer, _ = request(c.url + "/api/v1/reports", "POST", v2, headers=auth(new))
         assert status == 422 and "$.results[0]" in answer["detail"]
+
+
+def test_the_model_and_the_schema_name_the_same_fields() -> None:
+    """The dataclasses are the agent's way to build a Report; the structs are the schema. A field
+    added to one and not the other fails here, before the round trip above loses it."""
+    import dataclasses
+
+    from sentinelle.model import AgentHealth, CheckRun, Finding, Measurement, Score
+
+    report_in = report_type(Limits())
+
+    def struct_fields(tp: object) -> dict[str, object]:
+        info = msgspec.inspect.type_info(tp)  # type: ignore[arg-type]
+        assert isinstance(info, msgspec.inspect.StructType)
+        return {f.name: f.type for f in info.fields}
+
+    def inner(t: object, cls_name: str) -> object:
+        """The struct named cls_name reachable from type info t."""
+        seen: list[object] = [t]
+        while seen:
+            cur = seen.pop()
+            if isinstance(cur, msgspec.inspect.StructType):
+                if cur.cls.__name__ == cls_name:
+                    return cur.cls
+                seen.extend(f.type for f in cur.fields)
+            elif isinstance(cur, msgspec.inspect.UnionType):
+                seen.extend(cur.types)
+            elif isinstance(cur, msgspec.inspect.ListType):
+                seen.append(cur.item_type)
+            elif isinstance(cur, msgspec.inspect.DictType):
+                seen.append(cur.value_type)
+            elif isinstance(cur, msgspec.inspect.Metadata):
+                seen.append(cur.type)
+        raise AssertionError(f"no struct {cls_name} in the schema")
+
+    root = msgspec.inspect.type_info(report_in)
+
+    def names(cls: type) -> set[str]:
+        return {f.name for f in dataclasses.fields(cls)}
+
+    report_fields = set(struct_fields(report_in))
+    assert names(Report) - {"agent_version", "agent_health"} == report_fields - {"agent"}
+    assert set(struct_fields(inner(root, "AgentIn"))) == {"version", "health"}
+    assert names(Finding) == set(struct_fields(inner(root, "FindingIn")))
+    assert names(Measurement) == set(struct_fields(inner(root, "MeasurementIn")))
+    assert names(CheckRun) == set(struct_fields(inner(root, "CheckRunIn")))
+    assert names(Score) == set(struct_fields(inner(root, "ScoreIn")))
+    assert names(AgentHealth) == set(struct_fields(inner(root, "AgentHealthIn")))
