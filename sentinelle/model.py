@@ -150,7 +150,9 @@ class Score:
 
     value: float
     grade: str
-    capped_by: str | None = None  # why the grade was capped, e.g. "open critical finding"
+    # Why the grade was capped: a code (sentinelle.scoring.Cap), "critical_open:backups.freshness"
+    # or "high_open", that people read from the catalog (sentinelle.texts.capped_text).
+    capped_by: str | None = None
     open_by_severity: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from sentinelle import __version__
 from sentinelle.checks.base import Check, CheckContext, registry
 from sentinelle.config import Config, load_config, overrides_for
-from sentinelle.errors import ConfigError
+from sentinelle.errors import ConfigError, expect
 from sentinelle.facts import host_facts
 from sentinelle.host import Host
 from sentinelle.model import CheckRun, Finding, Report, Status, worst_status
@@ -59,9 +59,7 @@ def build_setup(
     reg = registry()
     for wanted in only:
         if wanted not in reg and not any(cid.startswith(wanted + ".") for cid in reg):
-            raise ConfigError(
-                "--only", wanted, "a check id or family listed by `sentinelle checks`"
-            )
+            raise ConfigError("--only", "--only", expect("known_check"), wanted)
     context = CheckContext(config=config, rules=rules)
     checks: list[Check] = []
     for check_id, cls in reg.items():
@@ -71,7 +69,7 @@ def build_setup(
             continue
         meta = rules.checks.get(check_id)
         if meta is None:
-            raise ConfigError(str(rules.directory / "checks"), check_id, "metadata for this check")
+            raise ConfigError(str(rules.directory / "checks"), check_id, expect("check_metadata"))
         # Defaults from rules/, then the family's and the check's overrides from the config,
         # each validated against the check's Params.
         overrides = overrides_for(config, check_id, specs_of(cls.Params))

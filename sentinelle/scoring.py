@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sentinelle.errors import ConfigError
+from sentinelle.errors import expect, problem
 from sentinelle.model import Finding, Score, Severity, Status
 from sentinelle.validation import Section
 
@@ -135,31 +135,30 @@ class ScoringPolicy:
         for s in OPEN_STATUSES:
             factors[s] = float(factors_sec.number(s.value, minimum=0, maximum=1))
         if factors[Status.FAIL] <= 0:
-            raise factors_sec.error("fail", "a factor > 0", factors[Status.FAIL])
+            raise factors_sec.error("fail", expect("number_above", minimum=0), factors[Status.FAIL])
         if factors[Status.WARN] > factors[Status.FAIL]:
-            raise factors_sec.error("warn", "a factor no larger than fail's", factors[Status.WARN])
+            raise factors_sec.error("warn", expect("factor_not_above", other="fail"),
+                                    factors[Status.WARN])
         for s in (Status.PASS, Status.ERROR, Status.SKIP):
             if factors_sec.has(s.value):
-                raise factors_sec.error(
-                    s.value,
-                    "no factor: a pass earns its check's points, error and skip count "
-                    "neither way (docs/scoring.md)",
-                )
+                raise factors_sec.error(s.value, problem("no_factor"))
         factors_sec.done()
         categories = _categories(top)
         default_weight = float(top.number("default_category_weight", 1.0, minimum=0))
         if default_weight <= 0:
-            raise top.error("default_category_weight", "a number > 0", default_weight)
+            raise top.error("default_category_weight", expect("number_above", minimum=0),
+                            default_weight)
         grades_sec = top.section("grades")
         floors = tuple((g, float(grades_sec.number(g, minimum=0, maximum=100))) for g in GRADES)
         grades_sec.done()
         if [f for _, f in floors] != sorted((f for _, f in floors), reverse=True):
-            raise ConfigError(source, "grades", "floors decreasing from A to E")
+            raise grades_sec.error("", expect("decreasing_floors"), dict(floors))
         caps_sec = top.section("caps")
         caps: dict[Severity, str] = {}
         for name in list(caps_sec.data):
             if name not in {s.value for s in Severity}:
-                raise caps_sec.error(str(name), "a severity name")
+                raise caps_sec.error(str(name), problem("unknown_key",
+                                                        known=list(_SEVERITY_NAMES)))
             caps[Severity(name)] = caps_sec.choice(str(name), GRADES)
         caps_sec.done()
         top.done()
@@ -194,21 +193,21 @@ def _categories(top: Section) -> tuple[Category, ...]:
         cat = sec.section(str(name))
         weight = float(cat.number("weight", minimum=0))
         if weight <= 0:
-            raise cat.error("weight", "a number > 0", weight)
+            raise cat.error("weight", expect("number_above", minimum=0), weight)
         families = cat.str_list("families")
         if not families:
-            raise cat.error("families", "at least one family")
+            raise cat.error("families", expect("families"))
         for family in families:
             if family in owner:
-                raise cat.error("families", f"families in one category only ({family} is "
-                                            f"already in {owner[family]})", family)
+                raise cat.error("families", expect("family_once", family=family,
+                                                   category=owner[family]), family)
             owner[family] = str(name)
         cat.done()
         result.append(Category(str(name), weight, tuple(families)))
     names = {c.name for c in result}
     for family, name in owner.items():
         if family in names and family != name:
-            raise sec.error(name, f"a family that is not the name of another category ({family})")
+            raise sec.error(name, expect("family_not_category", family=family))
     sec.done()
     return tuple(result)
 

@@ -5,6 +5,7 @@ the documented worked example in test_scoring_example.py."""
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -238,8 +239,11 @@ def test_the_lookup_cache_stays_bounded(policy: ScoringPolicy) -> None:
 def test_bad_scoring_file_is_named(edit: Any, key: str) -> None:
     bad = data()
     edit(bad)
-    with pytest.raises(ConfigError, match=key):
+    with pytest.raises(ConfigError) as err:
         ScoringPolicy.from_data(bad, "rules/scoring.yaml")
+    assert re.search(key, err.value.render("en")), err.value.render("en")
+    # In one language: the French rendering says it in French, file and key as they are.
+    assert "clé « " in err.value.render("fr") and " key '" not in err.value.render("fr")
 
 
 def test_capped_by_is_a_code_and_the_former_sentences_still_read(policy: ScoringPolicy) -> None:

@@ -8,6 +8,12 @@ loopback address, where nothing crosses a network (demo, tests).
 One step for the technician of a packaged agent (docs/agent.md): run as root, enroll writes the
 credentials owned by the user that owns the state directory (the service user `sentinelle`),
 restarts the running service so that it pushes its first Report at once, and says so.
+
+What it says, and why an enrollment or a credentials file failed, are catalog entries
+(rules/messages/cli.yaml, `cli.enroll.…`): an error keeps its message id and arguments and is
+rendered when shown, in its `lang` (the command's) or else the reader's, so the daemon, which
+only logs a broken credentials file, renders nothing until then. The words of others (the
+collector's answer, the system's and OpenSSL's reasons) are shown as they are.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +50,41 @@ MAX_ANSWER_BYTES = 64 * 1024
 USER_AGENT = f"sentinelle-agent/{__version__}"
 
 
-class EnrollmentError(SentinelleError):
+class SaidError(SentinelleError):
+    """An error whose message is a catalog entry: its id and arguments, rendered when shown.
+
+    An argument that is itself a SaidError (why credentials are invalid, say) is rendered in
+    the same language as the message around it."""
+
+    def __init__(self, msg_id: str, /, **args: object) -> None:
+        super().__init__(msg_id)
+        self.message_id = msg_id
+        self.message_args: Mapping[str, object] = args
+        self.lang: str | None = None  # None: the reader's (sentinelle.console.default_lang)
+
+    def render(self, lang: str | None = None) -> str:
+        from sentinelle.cli.registry import say
+
+        lang = lang or self.lang
+        args = {k: v.render(lang) if isinstance(v, SaidError) else v
+                for k, v in self.message_args.items()}
+        return say(self.message_id, lang, **args)
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __reduce__(self) -> Any:
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore(cls: type[SaidError], args: tuple[Any, ...], state: dict[str, Any]) -> SaidError:
+    err = cls.__new__(cls)
+    err.args = args
+    err.__dict__.update(state)
+    return err
+
+
+class EnrollmentError(SaidError):
     """Enrollment did not give this agent credentials; the message says why and what to do."""
 
 
@@ -54,17 +95,25 @@ class InsecureCollectorURL(EnrollmentError):
 class EnrollmentRefused(EnrollmentError):
     """The collector refused the token or the request."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, msg_id: str, /, **args: object) -> None:
+        super().__init__(msg_id, **args)
         self.status = status
-        super().__init__(message)
 
 
 class CollectorUnreachable(EnrollmentError):
     """No answer from the collector: network, DNS, TLS or a server error."""
 
 
-class CredentialsError(SentinelleError):
+class CredentialsError(SaidError):
     """credentials.json exists but cannot be used."""
+
+
+class CABundleError(SaidError):
+    """The CA bundle given for a private collector certificate cannot be loaded."""
+
+
+class _Unusable(SaidError):
+    """Why a JSON document is not the credentials it should be (the detail of another error)."""
 
 
 @dataclass(frozen=True)
@@ -100,19 +149,11 @@ def check_collector_url(url: str) -> str:
     parts = urllib.parse.urlsplit(url.strip())
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http") or not parts.hostname:
-        raise InsecureCollectorURL(
-            f"collector URL {url!r}: expected https://HOST[:PORT][/PATH], "
-            "e.g. https://collecteur.example.fr"
-        )
+        raise InsecureCollectorURL("cli.enroll.bad_url", url=url)
     if parts.username or parts.password or parts.query or parts.fragment:
-        raise InsecureCollectorURL(
-            f"collector URL {url!r}: no user, password, query or fragment in the URL"
-        )
+        raise InsecureCollectorURL("cli.enroll.url_extras", url=url)
     if scheme == "http" and not is_loopback(parts.hostname):
-        raise InsecureCollectorURL(
-            f"collector URL {url!r}: plain http would send the token and the Reports in clear; "
-            "use https:// (http is accepted only for 127.0.0.1, ::1 or localhost)"
-        )
+        raise InsecureCollectorURL("cli.enroll.plain_http", url=url)
     return urllib.parse.urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
@@ -130,7 +171,8 @@ def ssl_context(ca_bundle: str | None = None) -> ssl.SSLContext:
     try:
         ctx = ssl.create_default_context(cafile=ca_bundle)
     except (OSError, ssl.SSLError) as exc:
-        raise SentinelleError(f"CA bundle {ca_bundle}: cannot be loaded: {exc}") from exc
+        raise CABundleError("cli.enroll.bad_ca_bundle", path=str(ca_bundle),
+                            detail=str(exc)) from exc
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     return ctx
 
@@ -190,28 +232,37 @@ def enroll(
     ca_bundle: str | None = None,
     timeout: float = 30,
     replace: bool = False,
+    lang: str | None = None,
 ) -> Credentials:
     """Enroll with the collector and store the credentials (0600); returns them.
 
     Refuses to replace existing credentials unless `replace`: enrolling twice registers a second
-    agent for the same machine at the collector.
-    """
+    agent for the same machine at the collector. What it prints, and its errors, are in `lang`
+    (None: the reader's language)."""
+    try:
+        return _enroll(collector_url, token, hostname, state_dir, ca_bundle, timeout, replace,
+                       lang)
+    except SaidError as exc:
+        if exc.lang is None:
+            exc.lang = lang
+        raise
+
+
+def _enroll(collector_url: str, token: str, hostname: str, state_dir: str | Path,
+            ca_bundle: str | None, timeout: float, replace: bool,
+            lang: str | None) -> Credentials:
     base = check_collector_url(collector_url)
     if not HOST_LABEL.match(hostname):
-        raise EnrollmentError(
-            f"host name {hostname!r}: 1-63 letters, digits, dots, dashes or underscores"
-        )
+        raise EnrollmentError("cli.enroll.bad_hostname", hostname=hostname)
     token = token.strip()
     if not token:
-        raise EnrollmentError("empty enrollment token")
+        raise EnrollmentError("cli.enroll.empty_token")
     path = credentials_path(state_dir)
     if not replace:
         existing = load_credentials(state_dir)
         if existing is not None:
-            raise EnrollmentError(
-                f"already enrolled as {existing.agent_id} with {existing.collector_url} "
-                f"({path}); enroll again only to replace these credentials (--force)"
-            )
+            raise EnrollmentError("cli.enroll.already_enrolled", agent_id=existing.agent_id,
+                                  url=existing.collector_url, path=str(path))
     body = json.dumps({"token": token, "hostname": hostname}).encode()
     request = urllib.request.Request(
         base + ENROLL_PATH,
@@ -234,10 +285,7 @@ def enroll(
     except (OSError, http.client.HTTPException, ValueError) as err:  # timeouts, resets
         raise _unreachable(base, err, ca_bundle) from None
     if status != 201:
-        raise CollectorUnreachable(
-            f"collector {base} answered {status} to enrollment instead of 201; is this URL the "
-            "Sentinelle collector?"
-        )
+        raise CollectorUnreachable("cli.enroll.unexpected_status", url=base, status=str(status))
     creds = _parse_answer(base, raw)
     Path(state_dir).mkdir(parents=True, exist_ok=True)
     owner = service_owner(state_dir)
@@ -250,7 +298,7 @@ def enroll(
         creds.host,
     )
     if owner is not None:
-        for line in hand_over_to_service(path, owner, creds):
+        for line in hand_over_to_service(path, owner, creds, lang):
             print(line)
     return creds
 
@@ -296,41 +344,34 @@ def write_credentials(path: Path, data: bytes, owner: tuple[int, int] | None) ->
         os.close(dir_fd)
 
 
-def hand_over_to_service(path: Path, owner: tuple[int, int], creds: Credentials) -> list[str]:
+def hand_over_to_service(path: Path, owner: tuple[int, int], creds: Credentials,
+                         lang: str | None = None) -> list[str]:
     """Restart the packaged service if it runs (its next cycle would be up to an hour away) and
-    say what happens next."""
+    say what happens next, in `lang` (None: the reader's language)."""
+    from sentinelle.cli.registry import say
+
     try:
         import pwd
 
         user = pwd.getpwuid(owner[0]).pw_name
     except (ImportError, KeyError):
         user = str(owner[0])
-    lines = [f"credentials handed to the service user {user}: {path} (mode 0600)"]
+    lines = [say("cli.enroll.handed_over", lang, user=user, path=str(path))]
+    where = {"unit": SERVICE_UNIT, "url": creds.collector_url}
     systemctl = shutil.which("systemctl")
     if systemctl is None or not os.path.isdir("/run/systemd/system"):
-        lines.append(
-            f"systemd is not running here: once {SERVICE_UNIT} runs, it pushes its Reports "
-            f"to {creds.collector_url} (one per cycle)"
-        )
+        lines.append(say("cli.enroll.no_systemd", lang, **where))
         return lines
     active = _systemctl(systemctl, "is-active", "--quiet", SERVICE_UNIT)
     if active.returncode != 0:
-        lines.append(
-            f"{SERVICE_UNIT} is not running: start it with `systemctl enable --now "
-            f"{SERVICE_UNIT}`; it then pushes a Report to {creds.collector_url} every cycle"
-        )
+        lines.append(say("cli.enroll.not_running", lang, **where))
         return lines
     restarted = _systemctl(systemctl, "try-restart", SERVICE_UNIT)
     if restarted.returncode != 0:
-        lines.append(
-            f"{SERVICE_UNIT} could not be restarted ({restarted.stderr.strip() or 'no message'})"
-            f": it pushes to {creds.collector_url} from its next cycle"
-        )
+        detail = restarted.stderr.strip() or say("cli.enroll.no_detail", lang)
+        lines.append(say("cli.enroll.not_restarted", lang, detail=detail, **where))
         return lines
-    lines.append(
-        f"{SERVICE_UNIT} restarted: it checks this server and pushes its first Report to "
-        f"{creds.collector_url} now, then one every cycle (journalctl -u {SERVICE_UNIT})"
-    )
+    lines.append(say("cli.enroll.restarted", lang, **where))
     return lines
 
 
@@ -347,62 +388,55 @@ def _refusal(base: str, err: urllib.error.HTTPError) -> EnrollmentError:
     detail = read_problem(err)
     status = err.code
     if status == 401:
-        return EnrollmentRefused(
-            401,
-            f"collector {base} does not know this enrollment token ({detail}); "
-            "check it with the syndicate",
-        )
+        return EnrollmentRefused(401, "cli.enroll.unknown_token", url=base, detail=detail)
     if status == 403:
-        return EnrollmentRefused(
-            403,
-            f"collector {base} refused the enrollment token: expired, used up or revoked "
-            f"({detail}); ask the syndicate for a new one",
-        )
+        return EnrollmentRefused(403, "cli.enroll.spent_token", url=base, detail=detail)
     if status in (400, 413, 415, 422):
-        return EnrollmentRefused(status, f"collector {base} refused the request: {detail}")
+        return EnrollmentRefused(status, "cli.enroll.refused", url=base, detail=detail)
     if 300 <= status < 400:
-        return CollectorUnreachable(
-            f"collector {base} redirects ({status}) to {err.headers.get('Location', '?')}; "
-            "give the final https URL"
-        )
-    return CollectorUnreachable(f"collector {base} answered {status} ({detail}); try again later")
+        return CollectorUnreachable("cli.enroll.redirected", url=base, status=str(status),
+                                    location=err.headers.get("Location", "?"))
+    return CollectorUnreachable("cli.enroll.failed_status", url=base, status=str(status),
+                                detail=detail)
 
 
 def _unreachable(base: str, reason: object, ca_bundle: str | None) -> CollectorUnreachable:
     if isinstance(reason, ssl.SSLCertVerificationError):
-        hint = (
-            f"is {ca_bundle} the CA that signed the collector's certificate?"
-            if ca_bundle
-            else "for a private CA, give its certificate with --ca-bundle"
-        )
-        return CollectorUnreachable(
-            f"collector {base}: TLS certificate not trusted ({reason.verify_message}); {hint}"
-        )
-    return CollectorUnreachable(f"collector {base} unreachable: {reason}")
+        hint = (_Unusable("cli.enroll.untrusted_ca", path=ca_bundle) if ca_bundle
+                else _Unusable("cli.enroll.untrusted_hint"))
+        return CollectorUnreachable("cli.enroll.untrusted", url=base,
+                                    detail=str(reason.verify_message), hint=hint)
+    return CollectorUnreachable("cli.enroll.unreachable", url=base, detail=str(reason))
 
 
 def _parse_answer(base: str, raw: bytes) -> Credentials:
     try:
-        data = json.loads(raw)
-        creds = Credentials(
+        data = _json_object(raw)
+        return Credentials(
             collector_url=base,
             agent_id=_text(data, "agent_id"),
             key=_text(data, "key"),
             commune=_text(data, "commune"),
             host=_text(data, "host"),
         )
-    except (ValueError, TypeError, KeyError) as exc:
-        raise EnrollmentError(
-            f"collector {base} accepted the enrollment but its answer is unusable ({exc}); "
-            "the token may be spent: ask the syndicate"
-        ) from None
-    return creds
+    except _Unusable as why:
+        raise EnrollmentError("cli.enroll.unusable_answer", url=base, detail=why) from None
 
 
-def _text(data: Any, key: str) -> str:
-    value = data[key]
+def _json_object(raw: bytes) -> Mapping[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError:  # UnicodeDecodeError included
+        raise _Unusable("cli.enroll.not_json") from None
+    if not isinstance(data, dict):
+        raise _Unusable("cli.enroll.not_json")
+    return data
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
     if not isinstance(value, str) or not value:
-        raise TypeError(f"{key}: expected a non-empty string")
+        raise _Unusable("cli.enroll.bad_field", field=key)
     return value
 
 
@@ -419,7 +453,7 @@ def load_credentials(state_dir: str | Path) -> Credentials | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise CredentialsError(f"{path}: cannot be read: {exc}") from exc
+        raise _unreadable(path, exc) from exc
     try:
         mode = stat.S_IMODE(os.fstat(fd).st_mode)
         if mode & 0o077:
@@ -433,11 +467,11 @@ def load_credentials(state_dir: str | Path) -> Credentials | None:
         with os.fdopen(fd, "rb", closefd=False) as fh:
             raw = fh.read(MAX_ANSWER_BYTES)
     except OSError as exc:
-        raise CredentialsError(f"{path}: cannot be read: {exc}") from exc
+        raise _unreadable(path, exc) from exc
     finally:
         os.close(fd)
     try:
-        data = json.loads(raw)
+        data = _json_object(raw)
         return Credentials(
             collector_url=check_collector_url(_text(data, "collector_url")),
             agent_id=_text(data, "agent_id"),
@@ -445,8 +479,11 @@ def load_credentials(state_dir: str | Path) -> Credentials | None:
             commune=_text(data, "commune"),
             host=_text(data, "host"),
         )
-    except (ValueError, TypeError, KeyError, EnrollmentError) as exc:
-        raise CredentialsError(
-            f"{path}: not valid credentials ({exc}); enroll again with "
-            "`sentinelle agent enroll --force`"
-        ) from None
+    except (_Unusable, InsecureCollectorURL) as why:
+        raise CredentialsError("cli.enroll.credentials_invalid", path=str(path),
+                               detail=why) from None
+
+
+def _unreadable(path: Path, exc: OSError) -> CredentialsError:
+    return CredentialsError("cli.enroll.credentials_unreadable", path=str(path),
+                            detail=exc.strerror or str(exc))

@@ -26,7 +26,7 @@ def restore_tested(args: argparse.Namespace) -> int:
 
     from sentinelle.checks.backups.checks import record_restore_test
     from sentinelle.config import load_config
-    from sentinelle.errors import ConfigError
+    from sentinelle.errors import ConfigError, expect, word
     from sentinelle.rules import load_rules
     from sentinelle.runner import known_params
 
@@ -34,11 +34,9 @@ def restore_tested(args: argparse.Namespace) -> int:
     names = [b.name for b in config.backups]
     if args.location not in names:
         # Not a usage error: which names exist depends on the configuration file.
-        raise ConfigError(
-            config.source,
-            "backups.locations",
-            "a location named " + args.location + f" (known: {names or 'none'})",
-        )
+        raise ConfigError(config.source, "backups.locations",
+                          expect("backup_location", known=names or word("no_location")),
+                          args.location)
     path = record_restore_test(
         Path(config.agent.state_dir), args.location, datetime.now(UTC), args.note
     )

@@ -1,4 +1,10 @@
-"""`sentinelle collector …`: serve, and manage communes, enrollment tokens and agents."""
+"""`sentinelle collector …`: serve, and manage communes, enrollment tokens and agents.
+
+What the management commands print is catalog text (rules/messages/cli.yaml, `cli.collector.…`)
+in the reader's language (SENTINELLE_LANG, LC_ALL or LANG; French by default); codes, ids,
+names and times are shown as they are. `token create` prints the secret alone on stdout, and
+what it made on stderr, so that `secret=$(sentinelle collector token create …)` keeps only it.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +25,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sentinelle.cli.registry import say
 from sentinelle.collector.insee import departement_of, is_valid_insee
 from sentinelle.collector.records import Commune, EnrollmentToken
 from sentinelle.collector.secrets import digest, new_secret, new_token_id
 from sentinelle.collector.settings import CollectorSettings, load_settings
 from sentinelle.collector.store import Store, open_store
-from sentinelle.errors import ConfigError, SentinelleError
+from sentinelle.errors import ConfigError, SentinelleError, expect
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DURATION = re.compile(r"^(\d+)([hdw])$")
@@ -33,7 +40,7 @@ DURATION = re.compile(r"^(\d+)([hdw])$")
 def parse_lifetime(text: str) -> timedelta:
     match = DURATION.match(text)
     if not match:
-        raise ConfigError("--expires", "--expires", "a duration such as 12h, 7d or 2w", text)
+        raise ConfigError("--expires", "--expires", expect("duration"), text)
     n, unit = int(match.group(1)), match.group(2)
     return {"h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
 
@@ -48,29 +55,33 @@ def _store(args: argparse.Namespace) -> Store:
 def _commune_add(store: Store, args: argparse.Namespace) -> int:
     code = args.code.upper()
     if not is_valid_insee(code):
-        raise ConfigError(
-            "commune add",
-            "code",
-            "an INSEE commune code (5 characters: 01001, 2A004, 97411)",
-            args.code,
-        )
+        raise ConfigError("commune add", "code", expect("insee_code"), args.code)
     for email in args.emails:
         if not EMAIL.match(email):
-            raise ConfigError("commune add", "--mayor-email", "an email address", email)
+            raise ConfigError("commune add", "--mayor-email", expect("email"), email)
     if args.population is not None and args.population < 0:
-        raise ConfigError("commune add", "--population", "a number >= 0", args.population)
+        raise ConfigError("commune add", "--population", expect("integer_min", minimum=0),
+                          args.population)
     store.upsert_commune(
         Commune(code, args.name, departement_of(code), args.population, tuple(args.emails))
     )
-    print(f"commune {code} {args.name} saved")
+    print(say("cli.collector.commune_saved", code=code, name=args.name))
     return 0
 
 
-def _need_commune(store: Store, code: str) -> Commune:
+def _need_commune(store: Store, code: str, command: str, key: str) -> Commune:
+    """The registered commune `code`, given as `key` (an argument) of `command`."""
     commune = store.get_commune(code.upper())
     if commune is None:
-        raise ConfigError("registry", "commune", "a registered commune (see `commune list`)", code)
+        raise ConfigError(command, key, expect("registered_commune"), code)
     return commune
+
+
+def _when(moment: datetime | None) -> str:
+    """A time in the listings, in UTC to the minute; "never" for none."""
+    if moment is None:
+        return say("cli.collector.never")
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def run_collector(args: argparse.Namespace) -> int:
@@ -91,13 +102,12 @@ def _manage(store: Store, args: argparse.Namespace) -> int:
             return _commune_add(store, args)
         if args.commune_command == "list":
             for c in store.list_communes():
-                agents = store.list_agents(c.code)
-                print(
-                    f"{c.code}  {c.departement:<3}  {c.name}  ({len(agents)} agents, "
-                    f"population {c.population if c.population is not None else '?'})"
-                )
+                print(say("cli.collector.commune_row" if c.population is not None
+                          else "cli.collector.commune_row_unknown", code=c.code,
+                          departement=f"{c.departement:<3}", name=c.name,
+                          count=len(store.list_agents(c.code)), population=c.population))
             return 0
-        commune = _need_commune(store, args.code)
+        commune = _need_commune(store, args.code, "commune show", "code")
         agents = store.list_agents(commune.code)
         print(
             json.dumps(
@@ -126,44 +136,45 @@ def _manage(store: Store, args: argparse.Namespace) -> int:
         return 0
     if cmd == "token":
         if args.token_command == "create":
-            commune = _need_commune(store, args.commune)
+            commune = _need_commune(store, args.commune, "token create", "--commune")
             if args.uses is not None and args.uses < 1:
-                raise ConfigError("token create", "--uses", "a number >= 1", args.uses)
+                raise ConfigError("token create", "--uses", expect("integer_min", minimum=1),
+                                  args.uses)
             secret = new_secret()
             token = EnrollmentToken(
                 new_token_id(), commune.code, now, now + parse_lifetime(args.expires), args.uses
             )
             store.add_token(token, digest(secret))
             print(secret)
-            print(
-                f"token {token.token_id} for {commune.code} {commune.name}, expires "
-                f"{token.expires_at:%Y-%m-%d %H:%M} UTC, "
-                f"uses: {args.uses if args.uses is not None else 'unlimited'} "
-                "(the secret above is shown once)",
-                file=sys.stderr,
-            )
+            created = {"token_id": token.token_id, "code": commune.code, "name": commune.name,
+                       "expires": f"{token.expires_at:%Y-%m-%d %H:%M}"}
+            if args.uses is None:
+                print(say("cli.collector.token_created_unlimited", **created), file=sys.stderr)
+            else:
+                print(say("cli.collector.token_created", uses=args.uses, **created),
+                      file=sys.stderr)
             return 0
         if args.token_command == "list":
             for t in store.list_tokens(args.commune):
-                print(
-                    f"{t.token_id}  {t.commune}  expires {t.expires_at or 'never'}  "
-                    f"uses left {t.uses_left if t.uses_left is not None else '∞'}"
-                    f"{'  REVOKED' if t.revoked else ''}"
-                )
+                print(say("cli.collector.token_row_revoked" if t.revoked
+                          else "cli.collector.token_row", token_id=t.token_id,
+                          commune=t.commune, expires=_when(t.expires_at),
+                          uses=str(t.uses_left) if t.uses_left is not None else "∞"))
             return 0
         if not store.revoke_token(args.token_id):
-            raise ConfigError("token revoke", "token_id", "an existing token id", args.token_id)
-        print(f"token {args.token_id} revoked")
+            raise ConfigError("token revoke", "token_id", expect("existing_token"), args.token_id)
+        print(say("cli.collector.token_revoked", token_id=args.token_id))
         return 0
     if args.agent_command == "list":
         for a in store.list_agents(args.commune):
-            state = "revoked" if a.revoked_at else "active"
-            last = a.last_report_at.isoformat() if a.last_report_at else "never"
-            print(f"{a.agent_id}  {a.commune}  {a.host}  {state}  last report {last}")
+            state = say("cli.collector.agent_revoked_state" if a.revoked_at
+                        else "cli.collector.agent_active")
+            print(say("cli.collector.agent_row", agent_id=a.agent_id, commune=a.commune,
+                      host=a.host, state=state, last=_when(a.last_report_at)))
         return 0
     if not store.revoke_agent(args.agent_id, now):
-        raise ConfigError("agent revoke", "agent_id", "an active agent id", args.agent_id)
-    print(f"agent {args.agent_id} revoked")
+        raise ConfigError("agent revoke", "agent_id", expect("active_agent"), args.agent_id)
+    print(say("cli.collector.agent_revoked", agent_id=args.agent_id))
     return 0
 
 

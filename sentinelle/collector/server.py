@@ -50,10 +50,11 @@ from sentinelle.collector.secrets import digest, new_agent_id, new_secret, verif
 from sentinelle.collector.settings import CollectorSettings
 from sentinelle.collector.store import Redemption, Store
 from sentinelle.collector.validate import ReportInvalid, canonical_json, decode_report
-from sentinelle.errors import ConfigError
+from sentinelle.errors import ConfigError, expect
 from sentinelle.metrics import metric_help
 from sentinelle.model import STATUS_ORDER, Score
 from sentinelle.scoring import ScoringPolicy, score_outcomes
+from sentinelle.validation import os_reason
 
 log = logging.getLogger("sentinelle.collector")
 HOST_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")  # \Z: no trailing newline
@@ -692,7 +693,10 @@ def build_remote_writer(settings: CollectorSettings) -> RemoteWriter | None:
             token = Path(rw.bearer_token_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(
-                settings.source, "remote_write.bearer_token_file", "a readable file", str(exc)
+                settings.source,
+                "remote_write.bearer_token_file",
+                expect("readable_file"),
+                os_reason(exc),
             ) from exc
     return RemoteWriter(rw.url, bearer_token=token, headers=rw.headers, ca_bundle=rw.ca_bundle)
 

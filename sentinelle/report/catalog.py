@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sentinelle import i18n
-from sentinelle.errors import ConfigError
+from sentinelle.errors import ConfigError, expect, problem
 from sentinelle.rules import default_rules_dir, load_rules
 from sentinelle.validation import Section, load_yaml_file
 
@@ -82,8 +82,8 @@ def _entry(sec: Section, key: str, kind: str, messages: i18n.Catalog) -> ActionT
     )
     missing = [entry.message(f) for f in FIELDS[kind] if entry.message(f) not in messages]
     if missing:
-        raise ConfigError(sec.source, sec.prefix, "its words in rules/messages/report.yaml",
-                          "no " + ", ".join(missing))
+        raise ConfigError(sec.source, sec.prefix, problem("report_words_missing", ids=missing),
+                          line=sec.line)
     return entry
 
 
@@ -99,13 +99,13 @@ def parse_catalog(data: Any, source: str, messages: i18n.Catalog) -> Catalog:
         sec.done()
     entries_sec.done()
     if "default" not in entries:
-        raise entries_sec.error("default", "a default entry")
+        raise entries_sec.error("default", expect("default_entry"))
     special_sec = top.section("special")
     special: dict[str, ActionText] = {}
     for key in SPECIAL_KEYS:
         sec = special_sec.section(key)
         if not sec.data:
-            raise special_sec.error(key, "an entry (this key is required)")
+            raise special_sec.error(key, expect("required"))
         special[key] = _entry(sec, key, "special", messages)
         sec.done()
     special_sec.done()
@@ -114,12 +114,12 @@ def parse_catalog(data: Any, source: str, messages: i18n.Catalog) -> Catalog:
     for sec in top.sections("routine"):
         key = sec.str("id")
         if key in ids:
-            raise sec.error("id", "an id used once", key)
+            raise sec.error("id", expect("id_once"), key)
         ids.add(key)
         routine.append(_entry(sec, key, "routine", messages))
         sec.done()
     if len(routine) < 3:
-        raise top.error("routine", "at least three routine actions (to always show three)")
+        raise top.error("routine", expect("routine_actions"))
     top.done()
     catalog = Catalog(messages, entries, special, tuple(routine))
     used = {e.message(f) for e in catalog.all_entries() for f in FIELDS[e.kind]}
@@ -128,8 +128,7 @@ def parse_catalog(data: Any, source: str, messages: i18n.Catalog) -> Catalog:
         if m.id.startswith(tuple(f"report.{kind}." for kind in FIELDS)) and m.id not in used
     )
     if orphans:
-        raise ConfigError(source, "entries", "an entry for every report.entry, report.special "
-                          "and report.routine message", ", ".join(orphans))
+        raise entries_sec.error("", expect("entry_for_every_message"), orphans)
     return catalog
 
 
@@ -138,7 +137,7 @@ def load_catalog(path: Path | None = None, messages: i18n.Catalog | None = None)
     (by default the catalog of the same rules directory)."""
     path = path or default_rules_dir() / "report.yaml"
     if not path.is_file():
-        raise ConfigError(str(path), "(file)", "the report's entries rules/report.yaml")
+        raise ConfigError(str(path), "", problem("not_found"))
     if messages is None:
         messages = load_rules(path.parent).catalog
     return parse_catalog(load_yaml_file(path), str(path), messages)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from sentinelle.cli.registry import messages, say
 from sentinelle.collector.store import Store, open_store
-from sentinelle.errors import ConfigError
+from sentinelle.errors import ConfigError, expect
 from sentinelle.report.arguments import add_report_parser
 from sentinelle.report.build import (
     SEND,
@@ -91,7 +91,7 @@ class MonthlyRun:
                 print(say("cli.report.not_yet", self.lang, date=first.isoformat()))
                 return 0
         if args.send and args.out is None and not self.settings.smtp.host:
-            raise ConfigError(self.settings.source, "mail.smtp.host", "an SMTP relay to --send")
+            raise ConfigError(self.settings.source, "mail.smtp.host", expect("smtp_relay"))
         store = open_store(self.store_url)
         try:
             store.migrate()
@@ -110,10 +110,8 @@ class MonthlyRun:
         codes = [c.upper() for c in self.args.commune] or sorted(builder.communes)
         unknown = [c for c in codes if c not in builder.communes]
         if unknown:
-            raise ConfigError(
-                "--commune", "--commune", "a registered commune (see `collector commune list`)",
-                ", ".join(unknown),
-            )
+            raise ConfigError("--commune", "--commune", expect("registered_commune"),
+                              ", ".join(unknown))
         maker = PageMaker(builder, catalog, policy, self.settings, self.month, self.lang)
         if self.args.send:
             self._send(codes, builder, maker)
@@ -286,7 +284,8 @@ class MonthlyRun:
 def run_report(args: argparse.Namespace) -> int:
     """Entry point for `sentinelle report …` (errors are SentinelleError, caught by the CLI)."""
     if args.report_command != "monthly":
-        raise ConfigError("report", "command", "monthly", args.report_command)
+        raise ConfigError("report", "command", expect("choice", choices=["monthly"]),
+                          args.report_command)
     run = MonthlyRun(args)
     try:
         return run.run()

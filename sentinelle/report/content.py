@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from sentinelle.collector.records import AgentRecord, CheckState, Commune, DailySnapshot
 from sentinelle.collector.store import Store, StoredReport
-from sentinelle.errors import ConfigError
+from sentinelle.errors import ConfigError, expect
 from sentinelle.model import STATUS_ORDER, Severity, Status
 from sentinelle.report.catalog import ActionText, Catalog
 from sentinelle.report.config import ReportSettings
@@ -90,7 +90,7 @@ class Month:
             if not (2000 <= year <= 2999 and 1 <= month <= 12) or len(text) != 7:
                 raise ValueError
         except ValueError:
-            raise ConfigError("--month", "--month", "a month as YYYY-MM", text) from None
+            raise ConfigError("--month", "--month", expect("month"), text) from None
         return cls(year, month)
 
     @classmethod
@@ -747,7 +747,7 @@ class SummaryBuilder:
     def build(self, code: str, month: Month) -> MonthlySummary:
         commune = self.communes.get(code)
         if commune is None:
-            raise ConfigError("registry", "commune", "a registered commune", code)
+            raise ConfigError("--commune", "--commune", expect("registered_commune"), code)
         history = self.history(code, month)
         current, previous = history[-1], history[-2]
         agents = self.agents.get(code, [])

@@ -529,8 +529,11 @@ def test_enroll_refuses_to_replace_credentials_unless_asked(
     standin: StandinCollector, state_dir: Path
 ) -> None:
     enroll(standin.url, GOOD_TOKEN, "mairie-srv", state_dir)
-    with pytest.raises(EnrollmentError, match=f"already enrolled as {AGENT_ID}"):
+    with pytest.raises(EnrollmentError) as refused:
         enroll(standin.url, GOOD_TOKEN, "mairie-srv", state_dir)
+    assert refused.value.message_id == "cli.enroll.already_enrolled"
+    assert f"already enrolled as {AGENT_ID}" in refused.value.render("en")
+    assert f"déjà enrôlé sous l'identifiant {AGENT_ID}" in refused.value.render("fr")
     assert len(standin.requests(ENROLL)) == 1  # refused before asking the collector
     enroll(standin.url, GOOD_TOKEN, "mairie-srv", state_dir, replace=True)
     assert len(standin.requests(ENROLL)) == 2
@@ -539,29 +542,32 @@ def test_enroll_refuses_to_replace_credentials_unless_asked(
 @pytest.mark.parametrize(
     ("token", "status", "message"),
     [
-        ("no-such-token", 401, "does not know this enrollment token"),
-        (EXPIRED_TOKEN, 403, "expired, used up or revoked"),
+        ("no-such-token", 401, "cli.enroll.unknown_token"),
+        (EXPIRED_TOKEN, 403, "cli.enroll.spent_token"),
     ],
 )
 def test_enroll_explains_a_refused_token(
     token: str, status: int, message: str, standin: StandinCollector, state_dir: Path
 ) -> None:
-    with pytest.raises(EnrollmentRefused, match=message) as raised:
+    with pytest.raises(EnrollmentRefused) as raised:
         enroll(standin.url, token, "mairie-srv", state_dir)
-    assert raised.value.status == status
+    assert raised.value.status == status and raised.value.message_id == message
     assert not credentials_path(state_dir).exists()
 
 
 def test_enroll_reports_an_unreachable_or_failing_collector(
     standin: StandinCollector, state_dir: Path
 ) -> None:
-    with pytest.raises(CollectorUnreachable, match="unreachable"):
+    with pytest.raises(CollectorUnreachable) as raised:
         enroll(f"http://127.0.0.1:{free_port()}", GOOD_TOKEN, "mairie-srv", state_dir, timeout=5)
+    assert raised.value.message_id == "cli.enroll.unreachable"
     standin.program(ENROLL, Answer(503, "maintenance"))
-    with pytest.raises(CollectorUnreachable, match="503"):
+    with pytest.raises(CollectorUnreachable, match="503") as raised:
         enroll(standin.url, GOOD_TOKEN, "mairie-srv", state_dir)
-    with pytest.raises(EnrollmentError, match="host name"):
+    assert raised.value.message_id == "cli.enroll.failed_status"
+    with pytest.raises(EnrollmentError) as refused:
         enroll(standin.url, GOOD_TOKEN, "mairie srv!", state_dir)
+    assert refused.value.message_id == "cli.enroll.bad_hostname"
     assert not credentials_path(state_dir).exists()
 
 
@@ -569,8 +575,9 @@ def test_plain_http_is_refused_except_to_loopback(tmp_path: Path) -> None:
     for url in ("http://collecteur.example.fr", "http://192.0.2.10:8443", "ftp://x.example"):
         with pytest.raises(InsecureCollectorURL):
             enroll(url, GOOD_TOKEN, "mairie-srv", tmp_path)  # refused before any connection
-    with pytest.raises(InsecureCollectorURL, match="user, password"):
+    with pytest.raises(InsecureCollectorURL) as refused:
         check_collector_url("https://user:pw@collecteur.example.fr")
+    assert "user, password" in refused.value.render("en")
     assert check_collector_url("https://collecteur.example.fr/base/") == (
         "https://collecteur.example.fr/base"
     )
@@ -596,11 +603,16 @@ def test_load_credentials_tightens_a_readable_file_and_rejects_a_broken_one(
     assert "readable by others" in caplog.text
 
     path.write_text('{"agent_id": "agt_x"}')
-    with pytest.raises(CredentialsError, match="not valid credentials"):
+    with pytest.raises(CredentialsError) as broken:
         load_credentials(state_dir)
+    assert broken.value.render("en") == (
+        f"{path}: not valid credentials (field 'collector_url' is missing or not a non-empty "
+        "string); enroll again with `sentinelle agent enroll --force`")
+    assert broken.value.render("fr").startswith(f"{path} : identifiants invalides (le champ ")
     write_credentials(state_dir, "http://collecteur.example.fr")  # edited to plain http
-    with pytest.raises(CredentialsError, match="plain http"):
+    with pytest.raises(CredentialsError) as broken:
         load_credentials(state_dir)
+    assert "plain http" in broken.value.render("en") and "en clair" in broken.value.render("fr")
 
 
 # TLS
@@ -719,8 +731,10 @@ def test_tls_is_verified_and_a_private_ca_is_accepted_with_ca_bundle(
 ) -> None:
     with running_standin(pki.cert, pki.key) as standin:
         assert standin.url.startswith("https://")
-        with pytest.raises(CollectorUnreachable, match="TLS certificate not trusted"):
+        with pytest.raises(CollectorUnreachable) as untrusted:
             enroll(standin.url, GOOD_TOKEN, "mairie-srv", state_dir)
+        assert "TLS certificate not trusted" in untrusted.value.render("en")
+        assert "--ca-bundle" in untrusted.value.render("fr")
         assert standin.requests(ENROLL) == []  # the token never left over an untrusted link
         creds = enroll(standin.url, GOOD_TOKEN, "mairie-srv", state_dir, ca_bundle=str(pki.ca))
         assert creds.collector_url == standin.url
@@ -768,12 +782,14 @@ def test_enroll_and_push_against_the_real_collector(
     with running_collector(tmp_path) as collector:
         collector.commune("01001", "L'Abergement-Clémenciat")
         token = collector.token("01001", uses=1)
-        with pytest.raises(EnrollmentRefused, match="does not know"):
+        with pytest.raises(EnrollmentRefused) as refused:
             enroll(collector.url, "not-a-token", "mairie-srv", state_dir)
+        assert refused.value.message_id == "cli.enroll.unknown_token"
         creds = enroll(collector.url, token, "mairie-srv", state_dir)
         assert creds.commune == "01001" and creds.host == "mairie-srv"
-        with pytest.raises(EnrollmentRefused, match="expired, used up or revoked"):
+        with pytest.raises(EnrollmentRefused) as refused:
             enroll(collector.url, token, "mairie-srv", tmp_path / "other")
+        assert refused.value.message_id == "cli.enroll.spent_token"
 
         pusher = make_pusher(state_dir, settings())
         pushers.append(pusher)

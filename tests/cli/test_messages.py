@@ -9,11 +9,13 @@ commands, run through `main`, print the catalog's lines in each language."""
 from __future__ import annotations
 
 import ast
+import builtins
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,11 +27,13 @@ from tests.cli.speech import CATALOG, foreign_in, say
 from tests.dashboards.grafana_standin import GrafanaStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
-# The modules whose lines a person reads on the terminal (the collector's own management
-# commands print from sentinelle/collector/cli.py, not covered here).
+# The modules whose lines a person reads on the terminal: the commands, the collector's
+# management commands, what enrollment tells the technician and the demo.
 SPEAKERS = sorted([*(ROOT / "sentinelle/cli").glob("*.py"), ROOT / "sentinelle/report/cli.py",
-                   ROOT / "sentinelle/dashboards/push.py"])
+                   ROOT / "sentinelle/dashboards/push.py", ROOT / "sentinelle/collector/cli.py",
+                   ROOT / "sentinelle/agent/enroll.py", ROOT / "sentinelle/demo.py"])
 LANGS = ("fr", "en")
+CATALOG_ID = re.compile(r"cli\.[\w.]+")
 
 
 def _literal_texts(node: ast.AST) -> list[str]:
@@ -59,20 +63,53 @@ def _callee(call: ast.Call) -> str:
     return func.attr if isinstance(func, ast.Attribute) else ""
 
 
+def _raised(tree: ast.AST) -> set[ast.Call]:
+    """The calls that build the errors a person reads: `raise SomeError(...)`, but not Python's
+    own errors (a broken invariant, for a developer) nor ConfigError (its words are ids given
+    to expect(), which tests/test_validation.py holds to the catalog; the rest names files and
+    keys)."""
+    return {n.exc for n in ast.walk(tree) if isinstance(n, ast.Raise)
+            and isinstance(n.exc, ast.Call)
+            and not hasattr(builtins, _callee(n.exc)) and _callee(n.exc) != "ConfigError"}
+
+
+def _said_args(call: ast.Call) -> list[ast.expr]:
+    """The arguments of a call that carry words (UsageError's first names the argument)."""
+    args = [*call.args, *(k.value for k in call.keywords if k.arg != "file")]
+    return args[1:] if _callee(call) == "UsageError" else args
+
+
 def test_the_commands_print_no_text_of_their_own() -> None:
-    """print(), stdout/stderr.write() and GrafanaPushError() are given catalog text (or data:
-    paths, table cells), never a sentence written in the code."""
+    """print(), stdout/stderr.write() and the errors they raise are given catalog text (or
+    data: paths, table cells) or a catalog id (an error rendered when shown), never a sentence
+    written in the code."""
     found = []
     for path in SPEAKERS:
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        raised = _raised(tree)
         for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
-            if _callee(call) not in ("print", "write", "GrafanaPushError"):
+            if _callee(call) not in ("print", "write") and call not in raised:
                 continue
-            args = [*call.args, *(k.value for k in call.keywords if k.arg != "file")]
-            for text in (t for a in args for t in _literal_texts(a)):
+            for text in (t for a in _said_args(call) for t in _literal_texts(a)):
+                if CATALOG_ID.fullmatch(text) and text in CATALOG:
+                    continue
                 if re.search(r"[^\W\d_]{2,}", text):
                     found.append(f"{path.relative_to(ROOT)}:{call.lineno}: {text!r}")
     assert found == []
+
+
+def test_the_scan_sees_what_it_looks_for() -> None:
+    """The scan above finds a sentence printed, written or raised, and lets ids and data by."""
+    tree = ast.parse('print(f"saved {code}")\nsys.stderr.write("done")\n'
+                     'raise SentinelleError("no free port")\nraise E("cli.error", x=1)\n'
+                     'print(say("cli.error", message="a b"), file=sys.stderr)\n'
+                     'raise ValueError("an invariant")\nraise UsageError("--month", "bad")\n')
+    raised = _raised(tree)
+    texts = [t for n in ast.walk(tree) if isinstance(n, ast.Call)
+             and (_callee(n) in ("print", "write") or n in raised)
+             for a in _said_args(n) for t in _literal_texts(a)]
+    assert [t for t in texts if not CATALOG_ID.fullmatch(t)] == ["saved ", "done",
+                                                                  "no free port", "bad"]
 
 
 def test_the_commands_name_catalog_entries_and_every_cli_entry_is_said() -> None:
@@ -184,3 +221,130 @@ def test_the_error_prefix_follows_the_commands_lang(
     assert capsys.readouterr().err.startswith("sentinelle: error: ")
     assert main(month) == 2
     assert capsys.readouterr().err.startswith("sentinelle : erreur : ")
+
+
+# The collector's management commands, enrollment and the demo
+
+
+def _collector(store: str, *argv: str) -> list[str]:
+    return ["collector", "--store", store, *argv]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_collector_commands_say_it_in_the_readers_language(
+    lang: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import UTC, datetime
+
+    from sentinelle.collector.records import AgentRecord
+    from sentinelle.collector.store import open_store
+
+    monkeypatch.setenv("SENTINELLE_LANG", lang)
+    store = f"sqlite://{tmp_path / 'collector.db'}"
+    name = "L'Abergement-Clémenciat"
+    printed: list[str] = []
+
+    def run(*argv: str, status: int = 0) -> tuple[str, str]:
+        assert main(_collector(store, *argv)) == status
+        out, err = capsys.readouterr()
+        printed.append(out + err)
+        return out, err
+
+    out, _ = run("commune", "add", "01001", "--name", name, "--population", "767")
+    assert out == say("cli.collector.commune_saved", lang, code="01001", name=name) + "\n"
+    run("commune", "add", "2A004", "--name", "Ajaccio")
+    out, _ = run("commune", "list")
+    assert out.splitlines() == [
+        say("cli.collector.commune_row", lang, code="01001", departement="01 ", name=name,
+            count=0, population=767),
+        say("cli.collector.commune_row_unknown", lang, code="2A004", departement="2A ",
+            name="Ajaccio", count=0)]
+
+    def tokens() -> list[Any]:
+        db = open_store(store)
+        try:
+            return db.list_tokens()
+        finally:
+            db.close()
+
+    secret, err = run("token", "create", "--commune", "01001", "--uses", "2")
+    (token,) = tokens()
+    expires = f"{token.expires_at:%Y-%m-%d %H:%M}"
+    assert secret.strip() and err == say("cli.collector.token_created", lang,
+                                         token_id=token.token_id, code="01001", name=name,
+                                         expires=expires, uses=2) + "\n"
+    _, err = run("token", "create", "--commune", "2A004")
+    unlimited = tokens()[1]
+    assert err == say("cli.collector.token_created_unlimited", lang,
+                      token_id=unlimited.token_id, code="2A004", name="Ajaccio",
+                      expires=f"{unlimited.expires_at:%Y-%m-%d %H:%M}") + "\n"
+    out, _ = run("token", "revoke", token.token_id)
+    assert out == say("cli.collector.token_revoked", lang, token_id=token.token_id) + "\n"
+    out, _ = run("token", "list", "--commune", "01001")
+    assert out == say("cli.collector.token_row_revoked", lang, token_id=token.token_id,
+                      commune="01001", expires=f"{expires} UTC", uses="2") + "\n"
+
+    db = open_store(store)
+    db.add_agent(AgentRecord("agt_1", "01001", "mairie-srv", "h", datetime.now(UTC)))
+    db.close()
+    out, _ = run("agent", "list")
+    assert out == say("cli.collector.agent_row", lang, agent_id="agt_1", commune="01001",
+                      host="mairie-srv", state=say("cli.collector.agent_active", lang),
+                      last=say("cli.collector.never", lang)) + "\n"
+    out, _ = run("agent", "revoke", "agt_1")
+    assert out == say("cli.collector.agent_revoked", lang, agent_id="agt_1") + "\n"
+    out, _ = run("agent", "list")
+    assert say("cli.collector.agent_revoked_state", lang) in out
+
+    # What the registry does not hold: a configuration error, in the same language.
+    _, err = run("token", "revoke", "tok_nope", status=2)
+    assert err.startswith(say("cli.error", lang, message=""))
+    assert ("un jeton existant" in err) == (lang == "fr")
+    assert ("an existing token" in err) == (lang == "en")
+    ids = [m.id for m in CATALOG if m.id.startswith("cli.collector.")] + ["cli.error"]
+    # Commands and arguments are named as they are typed (`token revoke`, token_id).
+    typed = ["token revoke", "token_id", "sentinelle collector token list"]
+    assert foreign_in("".join(printed), ids, lang, [name, "mairie-srv", *typed]) == set()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_enrollment_tells_the_technician_and_fails_in_the_readers_language(
+    lang: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sentinelle.agent import enroll as enrollment
+
+    monkeypatch.setenv("SENTINELLE_LANG", lang)
+    ids = [m.id for m in CATALOG if m.id.startswith("cli.enroll.")] + ["cli.error"]
+    config = tmp_path / "agent.yaml"
+    config.write_text(f"agent: {{state_dir: {tmp_path / 'state'}}}\n", encoding="utf-8")
+    enroll = ["agent", "enroll", "--config", str(config), "--token", GOOD_TOKEN]
+    url = "http://collecteur.example.fr"
+    assert main([*enroll, "--collector", url]) == 2
+    err = capsys.readouterr().err
+    assert err == say("cli.error", lang, message=say("cli.enroll.plain_http", lang, url=url)) \
+        + "\n"
+    with running_standin() as standin:
+        assert main([*enroll[:-1], "not-a-token", "--collector", standin.url]) == 2
+        err = capsys.readouterr().err
+        assert err == say("cli.error", lang, message=say(
+            "cli.enroll.unknown_token", lang, url=standin.url, detail="token unknown")) + "\n"
+        creds = enrollment.enroll(standin.url, GOOD_TOKEN, "mairie-srv", tmp_path / "s")
+        # What root is told when the service user gets the credentials (here, no systemd).
+        monkeypatch.setattr(enrollment.shutil, "which", lambda name: None)
+        path = tmp_path / "s" / "credentials.json"
+        lines = enrollment.hand_over_to_service(path, (0, 0), creds)
+    where = {"unit": enrollment.SERVICE_UNIT, "url": standin.url}
+    assert lines == [say("cli.enroll.handed_over", lang, user="root", path=str(path)),
+                     say("cli.enroll.no_systemd", lang, **where)]
+    # Another language asked for, whatever the reader's: the demo's --lang.
+    other = "en" if lang == "fr" else "fr"
+    assert enrollment.hand_over_to_service(path, (0, 0), creds, other)[0] == say(
+        "cli.enroll.handed_over", other, user="root", path=str(path))
+    with pytest.raises(enrollment.EnrollmentError) as refused:
+        enrollment.enroll(standin.url, GOOD_TOKEN, "mairie srv!", tmp_path / "t", lang=other)
+    assert str(refused.value) == say("cli.enroll.bad_hostname", other, hostname="mairie srv!")
+    # "token unknown": the collector's own words, shown as they are.
+    assert foreign_in(err + "\n".join(lines), ids, lang,
+                      ["mairie-srv", "token unknown"]) == set()

@@ -25,7 +25,9 @@ from sentinelle.collector.insee import departement_of
 from sentinelle.collector.records import Commune, EnrollmentToken
 from sentinelle.collector.secrets import digest, new_secret, new_token_id
 from sentinelle.collector.settings import CollectorSettings
+from sentinelle.console import default_lang
 from sentinelle.i18n import LANGS
+from tests.cli.speech import say
 from tests.conftest import need_tool
 from tests.packaging.conftest import AgentBuilds
 from tests.packaging.system import (
@@ -348,8 +350,11 @@ def test_enroll_push_spool_and_upgrade_with_the_service_running(
         enrolled = systemd(["sentinelle", "agent", "enroll", "--collector", collector.url,
                             "--token", collector.token("01001"),
                             "--hostname", "mairie-essai"]).stdout
-        assert "credentials handed to the service user sentinelle" in enrolled
-        assert f"{UNIT} restarted" in enrolled
+        # In the technician's language (this environment's: French unless it says English).
+        lang = default_lang()
+        assert say("cli.enroll.handed_over", lang, user="sentinelle",
+                   path=str(STATE / "credentials.json")) in enrolled
+        assert say("cli.enroll.restarted", lang, unit=UNIT, url=collector.url) in enrolled
         assert systemd.actions(UNIT)[-1] == "try-restart"
         credentials = STATE / "credentials.json"
         assert owner(credentials) == ("sentinelle", "sentinelle", 0o600)

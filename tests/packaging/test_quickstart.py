@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.speech import say
 from tests.conftest import need
 from tests.packaging.system import ROOT, SYSTEM_PYTHON, sh
 
@@ -80,7 +81,8 @@ def test_readme_quick_start_runs_the_demo_with_debians_python(tmp_path: Path) ->
     reader.start()
     try:
         deadline = time.monotonic() + 600
-        while not any("Ctrl-C stops the demo." in line for line in lines):
+        # LANG=C.UTF-8 says no language: the demo speaks French, the default.
+        while not any(say("cli.demo.until_ctrl_c", "fr") in line for line in lines):
             assert proc.poll() is None, "".join(lines[-60:])
             assert time.monotonic() < deadline, "".join(lines[-60:])
             time.sleep(0.5)
@@ -93,10 +95,11 @@ def test_readme_quick_start_runs_the_demo_with_debians_python(tmp_path: Path) ->
     reader.join(10)
     output = "".join(lines)
     # This machine's real posture, pushed to the collector and scraped by Prometheus.
-    assert "Collector: 1 Report(s) stored for commune 01001." in output
+    assert say("cli.demo.stored", "fr", count=1, code="01001") in output
     if shutil.which("prometheus", path=STOCK_PATH):
-        assert "Prometheus: commune 01001 score" in output
-    assert output.rstrip().endswith("demo stopped.")
+        assert say("cli.demo.prometheus_score", "fr", code="01001", score=0,
+                   grade="A").split("0/100")[0] in output
+    assert output.rstrip().endswith(say("cli.demo.stopped", "fr"))
     # The environment is Debian's Python, made by the command itself.
     venv = (checkout / ".venv/pyvenv.cfg").read_text(encoding="utf-8")
     version = sh([str(SYSTEM_PYTHON), "-c", "import platform; print(platform.python_version())"])

@@ -78,12 +78,16 @@ def test_month_defaults_to_the_previous_one(scenario: Scenario) -> None:
 
 
 def test_bad_month_and_unknown_commune_are_clear_errors(scenario: Scenario) -> None:
-    with pytest.raises(ConfigError, match="YYYY-MM"):
-        _run("--month", "2026-13", "--store", scenario.store_url)
-    with pytest.raises(ConfigError, match="YYYY-MM"):
-        _run("--month", "mars", "--store", scenario.store_url)
-    with pytest.raises(ConfigError, match="99999"):
+    for month in ("2026-13", "mars"):
+        with pytest.raises(ConfigError) as err:
+            _run("--month", month, "--store", scenario.store_url)
+        assert err.value.message_id == "config.expected.month"
+        assert "YYYY-MM" in err.value.render("en") and "AAAA-MM" in err.value.render("fr")
+    with pytest.raises(ConfigError, match="99999") as err:
         _run("--month", "2026-03", "--store", scenario.store_url, "--commune", "99999")
+    assert err.value.render("en") == ("--commune: key '--commune': expected a registered commune "
+                                      "(see `sentinelle collector commune list`), got \"99999\"")
+    assert "une commune enregistrée" in err.value.render("fr")
 
 
 def test_timer_waits_for_the_first_working_day(
@@ -187,5 +191,7 @@ def test_catalog_is_validated() -> None:
         parse_catalog(data, "report.yaml", messages)
     data = load_yaml_file(path)
     data["routine"] = data["routine"][:2]
-    with pytest.raises(ConfigError, match="at least three routine actions"):
+    with pytest.raises(ConfigError) as err:
         parse_catalog(data, "report.yaml", messages)
+    assert "at least three routine actions" in err.value.render("en")
+    assert "au moins trois actions de routine" in err.value.render("fr")

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sentinelle.errors import ConfigError
+from sentinelle.errors import ConfigError, expect
 
 JOURNAL_NAME = "restore-tests.json"
 JOURNAL_VERSION = 1
@@ -46,26 +46,26 @@ def _stamp(when: datetime) -> str:
 
 def _parse_journal(path: Path, text: str) -> dict[str, list[RestoreTest]]:
     source = str(path)
-    expected = "a restore-test journal written by `sentinelle backup restore-tested`"
     try:
         data: Any = json.loads(text)
     except ValueError as exc:
-        raise ConfigError(source, "", expected + " (valid JSON)", str(exc)) from exc
+        raise ConfigError(source, "", expect("restore_journal_json"), str(exc)) from exc
     if not isinstance(data, dict) or not isinstance(data.get("locations"), dict):
-        raise ConfigError(source, "locations", expected + " (an object of locations)")
+        raise ConfigError(source, "locations", expect("restore_journal_locations"))
     journal: dict[str, list[RestoreTest]] = {}
     for name, entries in data["locations"].items():
         if not isinstance(entries, list):
-            raise ConfigError(source, f"locations.{name}", "a list of restore tests", entries)
+            raise ConfigError(source, f"locations.{name}", expect("restore_test_list"), entries)
         tests = []
         for i, entry in enumerate(entries):
             key = f"locations.{name}[{i}]"
             try:
                 when = datetime.fromisoformat(str(entry["tested_at"]).replace("Z", "+00:00"))
             except (KeyError, TypeError, ValueError) as exc:
-                raise ConfigError(source, key + ".tested_at", "an RFC 3339 time", entry) from exc
+                raise ConfigError(source, key + ".tested_at", expect("rfc3339_time"),
+                                  entry) from exc
             if when.tzinfo is None:
-                raise ConfigError(source, key + ".tested_at", "a time with its UTC offset", entry)
+                raise ConfigError(source, key + ".tested_at", expect("time_with_offset"), entry)
             tests.append(RestoreTest(str(name), when.astimezone(UTC), str(entry.get("note", ""))))
         journal[str(name)] = sorted(tests, key=lambda t: t.when)
     return journal

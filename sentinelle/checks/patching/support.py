@@ -1,7 +1,8 @@
 """End-of-support dates of operating systems (rules/os_support.yaml), validated strictly.
 
 The dates are data, so the syndicate updates them without touching code; a mistake in the file is
-a ConfigError naming the file, the key and what was expected.
+a ConfigError naming the file, the line and the key, and what was expected in the catalog's words
+(rules/messages/config.yaml).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sentinelle.errors import expect
 from sentinelle.rules import RuleSet
 from sentinelle.validation import Section
 
@@ -61,7 +63,7 @@ def _date(sec: Section, key: str, required: bool) -> date | None:
     value = sec.raw(key, None)
     if value is None:
         if required:
-            raise sec.error(key, "a date YYYY-MM-DD (this key is required)")
+            raise sec.error(key, expect("date_required"))
         return None
     if isinstance(value, datetime):
         return value.date()
@@ -72,7 +74,7 @@ def _date(sec: Section, key: str, required: bool) -> date | None:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise sec.error(key, "a date YYYY-MM-DD", value)
+    raise sec.error(key, expect("date"), value)
 
 
 def _window(sec: Section, os_id: str, version: str, system_name: str, source: str) -> SupportWindow:
@@ -80,10 +82,12 @@ def _window(sec: Section, os_id: str, version: str, system_name: str, source: st
     assert end is not None
     regular_end = _date(sec, "regular_end", required=False)
     if regular_end is not None and regular_end > end:
-        raise sec.error("regular_end", f"a date on or before end ({end.isoformat()})", regular_end)
+        raise sec.error("regular_end", expect("date_not_after", key="end", date=end.isoformat()),
+                        regular_end)
     extended_end = _date(sec, "extended_end", required=False)
     if extended_end is not None and extended_end < end:
-        raise sec.error("extended_end", f"a date on or after end ({end.isoformat()})", extended_end)
+        raise sec.error("extended_end", expect("date_not_before", key="end",
+                                               date=end.isoformat()), extended_end)
     window = SupportWindow(
         os_id=os_id,
         version=version,
@@ -105,29 +109,27 @@ def parse_os_support(data: Any, source: str) -> SupportTable:
     top = Section(source, "", data)
     systems = top.section("systems")
     if not systems.data:
-        raise top.error("systems", "a mapping of os-release IDs to their versions")
+        raise top.error("systems", expect("os_systems"))
     windows: dict[tuple[str, str], SupportWindow] = {}
     aliases: dict[tuple[str, str], str] = {}
     for raw_id in list(systems.data):
         os_id = str(raw_id)
         sys_sec = systems.section(os_id)
         if not _ID.match(os_id):
-            raise sys_sec.error("", "an os-release ID in lower case (e.g. debian, rhel)", os_id)
+            raise sys_sec.error("", expect("os_release_id"), os_id)
         system_name = sys_sec.str("name")
         sys_source = sys_sec.str("source")
         versions = sys_sec.section("versions")
         if not versions.data:
-            raise sys_sec.error("versions", "a mapping of versions to their support dates")
+            raise sys_sec.error("versions", expect("os_versions"))
         for raw_version in list(versions.data):
             if not isinstance(raw_version, str):
                 # YAML reads 12 as a number and 22.10 as 22.1: versions must be quoted.
-                raise versions.error(
-                    str(raw_version), 'a version written as a quoted string, e.g. "22.04"'
-                )
+                raise versions.error(str(raw_version), expect("quoted_version"))
             key = normalize_version(raw_version)
             ver_sec = versions.section(raw_version)
             if (os_id, key) in windows:
-                raise ver_sec.error("", "a version listed only once", raw_version)
+                raise ver_sec.error("", expect("version_once"), raw_version)
             windows[(os_id, key)] = _window(ver_sec, os_id, raw_version, system_name, sys_source)
             for alias in ver_sec.data.get("aliases") or []:
                 aliases[(os_id, normalize_version(alias))] = key

@@ -31,7 +31,7 @@ from sentinelle.checks.ports.scan import (
     valid_port_spec,
 )
 from sentinelle.checks.privileges import lacking_args, lacking_reason
-from sentinelle.errors import CommandNotFound, ConfigError
+from sentinelle.errors import CommandNotFound, ConfigError, expect
 from sentinelle.model import Finding, Measurement, Severity, Status
 
 if TYPE_CHECKING:
@@ -237,12 +237,8 @@ class NetworkScan(Check):
         catalog = load_risky_catalog(self.context.rules)
         ports = settings.scan_ports or catalog.nmap_ports("tcp")
         if not valid_port_spec(ports):
-            raise ConfigError(
-                self.context.config.source,
-                "ports.scan_ports",
-                "a TCP port list for nmap such as '21-23,445,3389' (ports 1-65535)",
-                ports,
-            )
+            raise ConfigError(self.context.config.source, "ports.scan_ports",
+                              expect("nmap_ports"), ports)
         groups = (
             ([t for t, k in targets.items() if k != "ipv6"], False),
             ([t for t, k in targets.items() if k == "ipv6"], True),  # nmap needs -6 for these

@@ -1,7 +1,8 @@
 """The risky-services catalogue of rules/risky_ports.yaml, validated strictly.
 
 Severities and ports are data so the syndicate can tune them without touching code; a mistake in
-the file is a ConfigError naming the file, the key and what was expected.
+the file is a ConfigError naming the file, the line and the key, and what was expected in the
+catalog's words (rules/messages/config.yaml).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sentinelle.errors import expect
 from sentinelle.model import Severity
 from sentinelle.rules import LANGS, RuleSet
 from sentinelle.validation import Section
@@ -68,7 +70,7 @@ class RiskyCatalog:
 
 
 def _port(sec: Section, key: str, item: object) -> tuple[int, int]:
-    expected = "a port number 1-65535 or a 'FIRST-LAST' range"
+    expected = expect("port_or_range")
     if isinstance(item, bool):
         raise sec.error(key, expected, item)
     if isinstance(item, int):
@@ -78,7 +80,7 @@ def _port(sec: Section, key: str, item: object) -> tuple[int, int]:
     else:
         raise sec.error(key, expected, item)
     if not 1 <= lo <= hi <= 65535:
-        raise sec.error(key, expected + " (FIRST <= LAST)", item)
+        raise sec.error(key, expected if lo == hi else expect("port_range_ordered"), item)
     return lo, hi
 
 
@@ -86,17 +88,17 @@ def _protocols(sec: Section) -> tuple[str, ...]:
     value = sec.raw("protocol")
     items = value if isinstance(value, list) else [value]
     if not items or not all(isinstance(p, str) and p in PROTOCOLS for p in items):
-        raise sec.error("protocol", "tcp, udp, or a list of them", value)
+        raise sec.error("protocol", expect("protocols", choices=PROTOCOLS), value)
     return tuple(p for p in PROTOCOLS if p in items)
 
 
 def _service(sec: Section) -> RiskyService:
     name = sec.str("name")
     if not _NAME.match(name):
-        raise sec.error("name", "a lower-case name (letters, digits, '-', '_', '.')", name)
+        raise sec.error("name", expect("lowercase_name"), name)
     raw_ports = sec.raw("ports")
     if not isinstance(raw_ports, list) or not raw_ports:
-        raise sec.error("ports", "a non-empty list of ports or 'FIRST-LAST' ranges", raw_ports)
+        raise sec.error("ports", expect("port_list"), raw_ports)
     ports = tuple(_port(sec, f"ports[{i}]", item) for i, item in enumerate(raw_ports))
     protocols = _protocols(sec)
     severity = Severity(sec.choice("severity", SERVICE_SEVERITIES))
@@ -114,21 +116,19 @@ def parse_risky_services(data: Any, source: str) -> RiskyCatalog:
     owner: dict[tuple[str, int], str] = {}
     sections = top.sections("services")
     if not sections:
-        raise top.error("services", "a non-empty list of risky services")
+        raise top.error("services", expect("risky_services"))
     for sec in sections:
         service = _service(sec)
         if any(s.name == service.name for s in services):
-            raise sec.error("name", "a service name used only once", service.name)
+            raise sec.error("name", expect("service_name_once"), service.name)
         for protocol in service.protocols:
             for lo, hi in service.ports:
                 for port in range(lo, hi + 1):
                     other = owner.setdefault((protocol, port), service.name)
                     if other != service.name:
-                        raise sec.error(
-                            "ports",
-                            f"ports not already listed ({port}/{protocol} belongs to '{other}')",
-                            port,
-                        )
+                        raise sec.error("ports", expect("port_not_listed",
+                                                        port=f"{port}/{protocol}", service=other),
+                                        port)
         services.append(service)
     top.done()
     return RiskyCatalog(tuple(services), source)
