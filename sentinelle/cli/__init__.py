@@ -20,7 +20,11 @@ from sentinelle.cli.registry import (
     EXIT_USAGE,
     Handler,
     UsageError,
+    help_formatter,
+    help_lang,
+    helptext,
     name_required_subcommands,
+    walk,
 )
 from sentinelle.errors import ConfigError, SentinelleError
 
@@ -30,23 +34,33 @@ __all__ = ["GROUPS", "build_parser", "main"]
 GROUPS = (check, agent, backup, demo, collector, dashboards, report)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole `sentinelle` parser: every group registered, nothing of theirs imported."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole `sentinelle` parser: every group registered, nothing of theirs imported.
+
+    Its help pages are the catalog's `cli.help.*` texts, rendered when one is printed: in the
+    language of a `--lang X` in `argv` (the command line, sys.argv by default), else the
+    reader's."""
     parser = argparse.ArgumentParser(
-        prog="sentinelle", description="Posture monitoring for town-hall servers."
+        prog="sentinelle", description=helptext("cli.help.sentinelle"),
+        formatter_class=help_formatter(None),
     )
     parser.add_argument("--version", action="version", version=f"sentinelle {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in GROUPS:
         module.register(sub)
     name_required_subcommands(parser)
+    lang = help_lang(sys.argv[1:] if argv is None else argv)
+    if lang is not None:
+        formatter = help_formatter(lang)
+        for _, each in walk(parser):
+            each.formatter_class = formatter
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and return its exit status; it never raises SystemExit, so tests and
     `sys.exit(main())` see the same status for `--help`, a usage error or a failure."""
-    parser = build_parser()
+    parser = build_parser(argv)
     try:
         args, unknown = parser.parse_known_args(argv)
         if unknown:

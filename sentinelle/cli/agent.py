@@ -11,32 +11,41 @@ import argparse
 import logging
 from typing import TYPE_CHECKING, Any
 
-from sentinelle.cli.registry import EXIT_FAILURE, EXIT_OK, add_config, command, group, say
+from sentinelle.cli.registry import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    add_config,
+    command,
+    group,
+    helptext,
+    say,
+)
 
 if TYPE_CHECKING:
     from sentinelle.cli.registry import Subparsers
 
 
 def register(subparsers: Subparsers) -> None:
-    _, agent = group(subparsers, "agent", "agent_command", help="the long-running agent")
-    run = command(agent, "run", run_agent, help="check on a schedule and serve /metrics")
+    _, agent = group(subparsers, "agent", "agent_command", help=helptext("cli.help.agent"))
+    run = command(agent, "run", run_agent, help=helptext("cli.help.agent.run"))
     add_config(run)
-    run.add_argument("--once", action="store_true", help="run one cycle, then exit")
+    run.add_argument("--once", action="store_true", help=helptext("cli.help.agent.run.once"))
     enroll = command(agent, "enroll", enroll_agent,
-                     help="enroll this agent with the syndicate's collector")
+                     help=helptext("cli.help.agent.enroll"))
     add_config(enroll)
-    enroll.add_argument("--collector", required=True, metavar="URL", help="https://…")
-    enroll.add_argument("--token", required=True, help="the commune's enrollment token")
-    enroll.add_argument("--hostname", help="host label to ask for (default: this host's name)")
+    enroll.add_argument("--collector", required=True, metavar="URL",
+                        help=helptext("cli.help.agent.enroll.collector"))
+    enroll.add_argument("--token", required=True, help=helptext("cli.help.agent.enroll.token"))
+    enroll.add_argument("--hostname", help=helptext("cli.help.agent.enroll.hostname"))
     enroll.add_argument(
         "--ca-bundle",
         metavar="FILE",
-        help="PEM CA of a private collector certificate (also set push.ca_bundle)",
+        help=helptext("cli.help.agent.enroll.ca_bundle"),
     )
     enroll.add_argument(
         "--force",
         action="store_true",
-        help="enroll again even though credentials exist (a new agent id)",
+        help=helptext("cli.help.agent.enroll.force"),
     )
 
 

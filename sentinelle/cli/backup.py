@@ -6,19 +6,21 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sentinelle.cli.registry import EXIT_OK, add_config, command, group, say
+from sentinelle.cli.registry import EXIT_OK, add_config, command, group, helptext, say
 
 if TYPE_CHECKING:
     from sentinelle.cli.registry import Subparsers
 
 
 def register(subparsers: Subparsers) -> None:
-    _, backup = group(subparsers, "backup", "backup_command", help="backup bookkeeping")
+    _, backup = group(subparsers, "backup", "backup_command", help=helptext("cli.help.backup"))
     tested = command(backup, "restore-tested", restore_tested,
-                     help="record that a restore test of a location succeeded")
+                     help=helptext("cli.help.backup.restore_tested"))
     add_config(tested)
-    tested.add_argument("--location", required=True, help="backup location name from the config")
-    tested.add_argument("--note", default="", help="what was restored, by whom")
+    tested.add_argument("--location", required=True,
+                        help=helptext("cli.help.backup.restore_tested.location"))
+    tested.add_argument("--note", default="",
+                        help=helptext("cli.help.backup.restore_tested.note"))
 
 
 def restore_tested(args: argparse.Namespace) -> int:

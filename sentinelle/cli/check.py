@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sentinelle.cli.registry import EXIT_FAILURE, EXIT_OK, add_config, command
+from sentinelle.cli.registry import EXIT_FAILURE, EXIT_OK, add_config, command, helptext
 from sentinelle.model import Severity
 
 if TYPE_CHECKING:
@@ -20,38 +20,41 @@ if TYPE_CHECKING:
 
 def register(subparsers: Subparsers) -> None:
     check = command(subparsers, "check", run_check,
-                    help="run the enabled checks once and print the posture")
+                    help=helptext("cli.help.check"))
     add_config(check)
     check.add_argument(
-        "--only", nargs="+", default=[], metavar="ID", help="run only these check ids or families"
+        "--only", nargs="+", default=[], metavar="ID", help=helptext("cli.help.check.only")
     )
-    check.add_argument("--format", choices=("table", "json", "prometheus"), default="table")
+    check.add_argument("--format", choices=("table", "json", "prometheus"), default="table",
+                       help=helptext("cli.help.check.format"))
     check.add_argument(
         "--root",
         default="/",
         metavar="PATH",
-        help="inspect the file tree under PATH instead of / (fixtures, images)",
+        help=helptext("cli.help.check.root"),
     )
     check.add_argument(
         "--fail-on",
         choices=[s.value for s in Severity],
         metavar="SEVERITY",
-        help="exit 1 when an open finding is at least this severe",
+        help=helptext("cli.help.check.fail_on"),
     )
-    check.add_argument("--lang", choices=("fr", "en"), help="language of the table")
-    check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    check.add_argument("--lang", choices=("fr", "en"), help=helptext("cli.help.check.lang"))
+    check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                       help=helptext("cli.help.check.color"))
     check.add_argument(
         "--refresh-package-lists",
         action="store_true",
-        help="refresh apt lists into the agent's state directory first "
-        "(the system's own lists are not touched)",
+        help=helptext("cli.help.check.refresh_package_lists"),
     )
 
-    catalog = command(subparsers, "checks", run_checks, help="list the check catalog")
-    catalog.add_argument("--lang", choices=("fr", "en"))
-    catalog.add_argument("--format", choices=("table", "json"), default="table")
+    catalog = command(subparsers, "checks", run_checks, help=helptext("cli.help.checks"))
+    catalog.add_argument("--lang", choices=("fr", "en"),
+                         help=helptext("cli.help.checks.lang"))
+    catalog.add_argument("--format", choices=("table", "json"), default="table",
+                         help=helptext("cli.help.checks.format"))
     catalog.add_argument("--framework", choices=("anssi",),
-                         help="coverage of a framework: each measure, its checks, automated or not")
+                         help=helptext("cli.help.checks.framework"))
 
 
 def fail_on_triggered(report: Report, threshold: Severity) -> bool:

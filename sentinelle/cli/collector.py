@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from sentinelle.cli.registry import command, group
+from sentinelle.cli.registry import command, group, helptext
 from sentinelle.cli.values import email, insee_code, lifetime, whole_number
 
 if TYPE_CHECKING:
@@ -18,40 +18,49 @@ if TYPE_CHECKING:
 
 def register(subparsers: Subparsers) -> None:
     col, csub = group(subparsers, "collector", "collector_command",
-                      help="the syndicate's collector")
-    col.add_argument("--config", metavar="FILE", help="collector YAML configuration")
-    col.add_argument("--store", metavar="URL", help="override the store URL (sqlite:///…)")
-    command(csub, "serve", run, help="run the collector service")
+                      help=helptext("cli.help.collector"))
+    col.add_argument("--config", metavar="FILE", help=helptext("cli.help.collector.config"))
+    col.add_argument("--store", metavar="URL", help=helptext("cli.help.collector.store"))
+    command(csub, "serve", run, help=helptext("cli.help.collector.serve"))
 
-    _, comsub = group(csub, "commune", "commune_command", help="the registry of communes")
-    add = command(comsub, "add", run, help="add or update a commune")
-    add.add_argument("code", type=insee_code, help="INSEE code, e.g. 01001, 2A004, 97411")
-    add.add_argument("--name", required=True)
-    add.add_argument("--population", type=whole_number(0), metavar="N")
+    _, comsub = group(csub, "commune", "commune_command",
+                      help=helptext("cli.help.collector.commune"))
+    add = command(comsub, "add", run, help=helptext("cli.help.collector.commune.add"))
+    add.add_argument("code", type=insee_code, help=helptext("cli.help.collector.commune.code"))
+    add.add_argument("--name", required=True,
+                     help=helptext("cli.help.collector.commune.name"))
+    add.add_argument("--population", type=whole_number(0), metavar="N",
+                     help=helptext("cli.help.collector.commune.population"))
     add.add_argument("--mayor-email", action="append", default=[], dest="emails", type=email,
-                     metavar="ADDRESS")
-    command(comsub, "list", run, help="list communes")
-    show = command(comsub, "show", run, help="one commune with its agents")
-    show.add_argument("code", type=insee_code)
+                     metavar="ADDRESS", help=helptext("cli.help.collector.commune.mayor_email"))
+    command(comsub, "list", run, help=helptext("cli.help.collector.commune.list"))
+    show = command(comsub, "show", run, help=helptext("cli.help.collector.commune.show"))
+    show.add_argument("code", type=insee_code,
+                      help=helptext("cli.help.collector.commune.code"))
 
-    _, tsub = group(csub, "token", "token_command", help="enrollment tokens")
-    create = command(tsub, "create", run, help="create a commune's enrollment token")
-    create.add_argument("--commune", required=True, type=insee_code, metavar="CODE")
+    _, tsub = group(csub, "token", "token_command", help=helptext("cli.help.collector.token"))
+    create = command(tsub, "create", run, help=helptext("cli.help.collector.token.create"))
+    create.add_argument("--commune", required=True, type=insee_code, metavar="CODE",
+                        help=helptext("cli.help.collector.token.commune"))
     create.add_argument("--expires", default="7d", type=lifetime, metavar="DURATION",
-                        help="lifetime: 12h, 7d, 2w (default 7d)")
+                        help=helptext("cli.help.collector.token.expires"))
     create.add_argument("--uses", type=whole_number(1), default=None, metavar="N",
-                        help="number of enrollments allowed")
-    tlist = command(tsub, "list", run, help="list tokens (never their secret)")
-    tlist.add_argument("--commune", type=insee_code, metavar="CODE")
-    trevoke = command(tsub, "revoke", run, help="revoke a token by id")
-    trevoke.add_argument("token_id")
+                        help=helptext("cli.help.collector.token.uses"))
+    tlist = command(tsub, "list", run, help=helptext("cli.help.collector.token.list"))
+    tlist.add_argument("--commune", type=insee_code, metavar="CODE",
+                       help=helptext("cli.help.collector.only_commune"))
+    trevoke = command(tsub, "revoke", run, help=helptext("cli.help.collector.token.revoke"))
+    trevoke.add_argument("token_id",
+                         help=helptext("cli.help.collector.token.token_id"))
 
-    _, asub = group(csub, "agent", "agent_command", help="enrolled agents")
-    alist = command(asub, "list", run, help="list agents")
-    alist.add_argument("--commune", type=insee_code, metavar="CODE")
+    _, asub = group(csub, "agent", "agent_command", help=helptext("cli.help.collector.agent"))
+    alist = command(asub, "list", run, help=helptext("cli.help.collector.agent.list"))
+    alist.add_argument("--commune", type=insee_code, metavar="CODE",
+                       help=helptext("cli.help.collector.only_commune"))
     revoke = command(asub, "revoke", run,
-                     help="revoke an agent: its key is refused from now on")
-    revoke.add_argument("agent_id")
+                     help=helptext("cli.help.collector.agent.revoke"))
+    revoke.add_argument("agent_id",
+                        help=helptext("cli.help.collector.agent.agent_id"))
 
 
 def run(args: argparse.Namespace) -> int:

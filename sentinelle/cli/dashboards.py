@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sentinelle.cli.registry import EXIT_FAILURE, EXIT_OK, command, group, say
+from sentinelle.cli.registry import EXIT_FAILURE, EXIT_OK, command, group, helptext, say
 from sentinelle.cli.values import seconds
 from sentinelle.dashboards import DEFAULT_FOLDER, DEFAULT_TIMEOUT
 
@@ -23,27 +23,26 @@ if TYPE_CHECKING:
 
 def register(subparsers: Subparsers) -> None:
     _, sub = group(subparsers, "dashboards", "dashboards_command",
-                   help="Grafana dashboards: build the JSON, check it, push it to Grafana")
+                   help=helptext("cli.help.dashboards"))
     build = command(sub, "build", build_dashboards, error_status=EXIT_FAILURE,
-                    help="write dashboards/*.json from the code")
+                    help=helptext("cli.help.dashboards.build"))
     build.add_argument("--output", metavar="DIR", type=Path,
-                       help="directory to write (default: dashboards/ of the source checkout)")
+                       help=helptext("cli.help.dashboards.build.output"))
     check = command(sub, "check", check_dashboards, error_status=EXIT_FAILURE,
-                    help="exit 1 when dashboards/*.json differ from the code")
+                    help=helptext("cli.help.dashboards.check"))
     check.add_argument("--output", metavar="DIR", type=Path,
-                       help="directory to compare (default: dashboards/ of the source checkout)")
+                       help=helptext("cli.help.dashboards.check.output"))
     push = command(
         sub, "push", push_to_grafana, error_status=EXIT_FAILURE,
-        help="create or update the dashboards in Grafana (token in GRAFANA_TOKEN)",
-        description="Creates the folder if missing, then creates or updates every dashboard "
-                    "by uid. Credentials: GRAFANA_TOKEN (service-account token), or "
-                    "GRAFANA_USER and GRAFANA_PASSWORD.")
+        help=helptext("cli.help.dashboards.push"),
+        description=helptext("cli.help.dashboards.push.description"))
     push.add_argument("--grafana-url", required=True, metavar="URL",
-                      help="https://grafana.example.org/ (with its sub-path, if any)")
+                      help=helptext("cli.help.dashboards.push.grafana_url"))
     push.add_argument("--folder", default=DEFAULT_FOLDER, metavar="NAME",
-                      help=f"Grafana folder to put the dashboards in (default: {DEFAULT_FOLDER})")
+                      help=helptext("cli.help.dashboards.push.folder", folder=DEFAULT_FOLDER))
     push.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                      help=f"timeout of each HTTP request (default: {DEFAULT_TIMEOUT:g})")
+                      help=helptext("cli.help.dashboards.push.timeout",
+                                    timeout=f"{DEFAULT_TIMEOUT:g}"))
 
 
 def build_dashboards(args: argparse.Namespace) -> int:

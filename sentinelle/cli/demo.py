@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sentinelle.cli.registry import command
+from sentinelle.cli.registry import command, helptext
 from sentinelle.cli.values import seconds
 
 if TYPE_CHECKING:
@@ -17,28 +17,29 @@ if TYPE_CHECKING:
 def register(subparsers: Subparsers) -> None:
     demo = command(
         subparsers, "demo", run,
-        help="collector + this machine's agent + Prometheus, on loopback, in one command",
+        help=helptext("cli.help.demo"),
     )
     demo.add_argument(
         "--dir",
         default=None,
         metavar="DIR",
-        help="where the demo keeps its files (default: ./sentinelle-demo)",
+        help=helptext("cli.help.demo.dir"),
     )
     demo.add_argument(
         "--duration",
         type=seconds,
         metavar="SECONDS",
-        help="stop after this long (default: run until Ctrl-C)",
+        help=helptext("cli.help.demo.duration"),
     )
     demo.add_argument(
         "--interval",
         type=seconds,
         default=300.0,
         metavar="SECONDS",
-        help="seconds between the agent's check cycles (default 300)",
+        help=helptext("cli.help.demo.interval"),
     )
-    demo.add_argument("--lang", choices=("fr", "en"))
+    demo.add_argument("--lang", choices=("fr", "en"),
+                      help=helptext("cli.help.demo.lang"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 from sentinelle.errors import SentinelleError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sentinelle.i18n import Catalog
 
     # typeshed makes the action generic; at run time it is a plain class.
@@ -61,7 +63,7 @@ def group(
 
     `dest` names the attribute the chosen sub-command is stored in (`agent_command`…): code
     such as `run_collector` dispatches on it."""
-    parser = subparsers.add_parser(name, **kwargs)
+    parser = subparsers.add_parser(name, **_help_kwargs(kwargs))
     return parser, parser.add_subparsers(dest=dest, required=True)
 
 
@@ -75,14 +77,94 @@ def command(
 ) -> argparse.ArgumentParser:
     """A runnable command: its parser, with the handler `main` calls on the parsed arguments
     and the exit status of a SentinelleError other than a ConfigError (always 2)."""
-    parser = subparsers.add_parser(name, **kwargs)
+    parser = subparsers.add_parser(name, **_help_kwargs(kwargs))
     parser.set_defaults(handler=handler, command_parser=parser, error_status=error_status)
     return parser
 
 
 def add_config(parser: argparse.ArgumentParser) -> None:
     """The agent's `--config FILE`, shared by the commands that read the agent configuration."""
-    parser.add_argument("--config", metavar="FILE", help="YAML configuration (default: embedded)")
+    parser.add_argument("--config", metavar="FILE", help=helptext("cli.help.config"))
+
+
+class HelpText(str):
+    """A help or description text of the command line, as a catalog id: `CatalogHelpFormatter`
+    renders it when `--help` is printed, in the language of `help_lang`. As a plain str it is
+    the id itself, which shows any parser that prints it without that formatter."""
+
+    msg_id: str
+    args: dict[str, object]
+
+    def __new__(cls, msg_id: str, args: dict[str, object]) -> HelpText:
+        text = super().__new__(cls, msg_id)
+        text.msg_id = msg_id
+        text.args = args
+        return text
+
+    def render(self, lang: str | None) -> str:
+        return say(self.msg_id, lang, **self.args)
+
+
+def helptext(msg_id: str, /, **args: object) -> str:
+    """The `help=` or `description=` of a command or option: a `cli.help.*` catalog entry,
+    rendered only if a help page is printed, so that parsing (the agent's daemon) loads no
+    catalog and no Babel."""
+    return HelpText(msg_id, dict(args))
+
+
+class CatalogHelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter with the catalog's help texts in `lang`, or when it is None in the
+    reader's language (`sentinelle.console.default_lang`). argparse's own words (usage:,
+    options:, -h's help) stay argparse's."""
+
+    lang: str | None = None
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        if isinstance(action.help, HelpText):
+            return action.help.render(self.lang)
+        return super()._expand_help(action)
+
+    def _format_text(self, text: str) -> str:
+        if isinstance(text, HelpText):
+            text = text.render(self.lang)
+        return super()._format_text(text)
+
+
+def help_formatter(lang: str | None) -> type[CatalogHelpFormatter]:
+    """The formatter of a help page in `lang` (None: the reader's language)."""
+    if lang is None:
+        return CatalogHelpFormatter
+    return type("CatalogHelpFormatter", (CatalogHelpFormatter,), {"lang": lang})
+
+
+def help_lang(argv: Sequence[str]) -> str | None:
+    """The `--lang X` (or `--lang=X`) of a command line, looked for before argparse parses it:
+    `--help` prints the page as soon as it is met, maybe before `--lang` is parsed. None when
+    there is none (or not a language the catalogs have): the reader's language then."""
+    from sentinelle.i18n import LANGS
+
+    words = list(argv)
+    if "--" in words:
+        words = words[: words.index("--")]
+    found: str | None = None
+    for i, word in enumerate(words):
+        value = None
+        if word == "--lang" and i + 1 < len(words):
+            value = words[i + 1]
+        elif word.startswith("--lang="):
+            value = word.partition("=")[2]
+        if value in LANGS:
+            found = value
+    return found
+
+
+def _help_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A command's parser: the catalog's formatter, and its help as the description of its own
+    help page unless it has one."""
+    kwargs.setdefault("formatter_class", CatalogHelpFormatter)
+    if kwargs.get("help") is not None:
+        kwargs.setdefault("description", kwargs["help"])
+    return kwargs
 
 
 def say(msg_id: str, /, lang: str | None = None, **args: object) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from sentinelle.cli.registry import UsageError, command, group, say
+from sentinelle.cli.registry import UsageError, command, group, helptext, say
 
 if TYPE_CHECKING:
     from sentinelle.cli.registry import Subparsers
@@ -18,34 +18,34 @@ if TYPE_CHECKING:
 def register(subparsers: Subparsers) -> None:
     """`report monthly …` under the top-level `sentinelle` parser."""
     _, rsub = group(subparsers, "report", "report_command",
-                    help="the mayors' monthly risk summary")
+                    help=helptext("cli.help.report"))
     m = command(
         rsub, "monthly", run_monthly,
-        help="build the monthly summaries; review them (--out) or email them (--send)",
+        help=helptext("cli.help.report.monthly"),
     )
     # Checked by run_monthly, not by an argparse type: tools and tests build this parser and
     # hand the namespace to MonthlyRun, whose contract is a ConfigError for a bad month.
-    m.add_argument("--month", metavar="YYYY-MM", help="the month (default: the previous one)")
+    m.add_argument("--month", metavar="YYYY-MM", help=helptext("cli.help.report.monthly.month"))
     m.add_argument(
         "--commune", action="append", default=[], metavar="CODE",
-        help="only this commune (repeatable; default: every commune)",
+        help=helptext("cli.help.report.monthly.commune"),
     )
-    m.add_argument("--out", metavar="DIR", help="write CODE-YYYY-MM.html/.pdf/.txt for review")
-    m.add_argument("--send", action="store_true", help="email each commune's mayor addresses")
-    m.add_argument("--lang", choices=("fr", "en"), help="language (default: the settings')")
+    m.add_argument("--out", metavar="DIR", help=helptext("cli.help.report.monthly.out"))
+    m.add_argument("--send", action="store_true", help=helptext("cli.help.report.monthly.send"))
+    m.add_argument("--lang", choices=("fr", "en"), help=helptext("cli.help.report.monthly.lang"))
     m.add_argument(
-        "--force", action="store_true", help="send again a month that was already sent"
+        "--force", action="store_true", help=helptext("cli.help.report.monthly.force")
     )
     m.add_argument(
         "--config", metavar="FILE",
-        help="collector YAML: store URL and silence delay (may hold a report: section)",
+        help=helptext("cli.help.report.monthly.config"),
     )
-    m.add_argument("--report-config", metavar="FILE", help="report YAML (mail, contacts, …)")
-    m.add_argument("--store", metavar="URL", help="override the store URL")
+    m.add_argument("--report-config", metavar="FILE",
+                   help=helptext("cli.help.report.monthly.report_config"))
+    m.add_argument("--store", metavar="URL", help=helptext("cli.help.report.monthly.store"))
     m.add_argument(
         "--from-first-working-day", action="store_true",
-        help="for timers: do nothing before this month's first working day (weekends and "
-        "French public holidays skipped)",
+        help=helptext("cli.help.report.monthly.from_first_working_day"),
     )
 
 
