@@ -35,6 +35,7 @@ from sentinelle.validation import (
     load_yaml_file,
     parse_yaml,
 )
+from tests.source_text import written_text
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "rules" / "messages" / "config.yaml"
@@ -381,19 +382,6 @@ NOT_YET_IN_THE_CATALOG: set[str] = set()
 LOGGERS = {"log", "logger", "logging"}
 
 
-def _written_text(node: ast.AST) -> bool:
-    """A text written in the code: a string, an f-string, or one joined or chosen from them."""
-    if isinstance(node, ast.Constant):
-        return isinstance(node.value, str)
-    if isinstance(node, ast.JoinedStr):
-        return True
-    if isinstance(node, ast.BinOp):
-        return _written_text(node.left) or _written_text(node.right)
-    if isinstance(node, ast.IfExp):
-        return _written_text(node.body) or _written_text(node.orelse)
-    return False
-
-
 def texts_given_as_expected(tree: ast.AST) -> list[int]:
     """The lines where ConfigError(source, key, expected, …) or a Section's
     error(key, expected, …) is given a text of its own as `expected`."""
@@ -410,7 +398,7 @@ def texts_given_as_expected(tree: ast.AST) -> list[int]:
         else:
             continue
         given = [*node.args[at:at + 1], *(k.value for k in node.keywords if k.arg == "expected")]
-        if any(_written_text(arg) for arg in given):
+        if any(written_text(arg) for arg in given):
             lines.append(node.lineno)
     return lines
 

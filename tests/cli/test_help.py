@@ -14,6 +14,7 @@ import pytest
 from sentinelle.cli import build_parser, main
 from sentinelle.cli.registry import HelpText, help_lang, walk
 from tests.cli.speech import CATALOG, foreign_in, other, say
+from tests.source_text import written_text
 
 ROOT = Path(__file__).resolve().parents[2]
 # The modules that define the command line's arguments.
@@ -120,19 +121,8 @@ def _literal_help(tree: ast.AST) -> list[tuple[int, str]]:
     """The `help=` and `description=` given as text written in the code: a string, an f-string,
     either side of a `+` or of an `… if … else …`, or parenthesized pieces (one Constant)."""
 
-    def literal(node: ast.expr) -> bool:
-        if isinstance(node, ast.Constant):
-            return isinstance(node.value, str)
-        if isinstance(node, ast.JoinedStr):
-            return True
-        if isinstance(node, ast.BinOp):
-            return literal(node.left) or literal(node.right)
-        if isinstance(node, ast.IfExp):
-            return literal(node.body) or literal(node.orelse)
-        return False
-
     return [(k.value.lineno, k.arg or "") for n in ast.walk(tree) if isinstance(n, ast.Call)
-            for k in n.keywords if k.arg in ("help", "description") and literal(k.value)]
+            for k in n.keywords if k.arg in ("help", "description") and written_text(k.value)]
 
 
 def test_no_help_or_description_is_written_in_the_code() -> None:
