@@ -102,6 +102,8 @@ class DailySnapshot:
 _ENCODE = msgspec.json.Encoder().encode
 
 
-def checks_document(states: Iterable[CheckState]) -> str:
-    """The stored form of a host's latest check states: `{check: [status, severity, summary]}`."""
-    return _ENCODE({s.check: (s.status, s.severity, s.summary) for s in states}).decode()
+def checks_document(states: Iterable[tuple[str, str, str, str]]) -> str:
+    """The stored form of a host's latest check states: `{check: [status, severity, summary]}`,
+    from CheckStates or plain (check, status, severity, summary) tuples."""
+    return _ENCODE({check: (status, severity, summary)
+                    for check, status, severity, summary in states}).decode()

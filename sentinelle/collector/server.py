@@ -44,7 +44,12 @@ from sentinelle.collector.guard import (
 )
 from sentinelle.collector.ingest import GroupCommitter
 from sentinelle.collector.openapi import openapi_document
-from sentinelle.collector.records import AgentRecord, DailySnapshot, IncomingReport
+from sentinelle.collector.records import (
+    AgentRecord,
+    DailySnapshot,
+    IncomingReport,
+    checks_document,
+)
 from sentinelle.collector.remote_write import RemoteWriter
 from sentinelle.collector.secrets import digest, new_agent_id, new_secret, verify
 from sentinelle.collector.settings import CollectorSettings
@@ -659,17 +664,17 @@ class CollectorService:
 
 
 def _checks_json(results: list[Any]) -> str:
-    """Per check, the worst finding's status, severity and summary (`checks_document`'s form,
-    built straight from the decoded structs)."""
+    """Per check, the worst finding's status, severity and summary, straight from the decoded
+    structs."""
     worst: dict[str, Any] = {}
     rank = STATUS_RANK
     for f in results:
         current = worst.get(f.check)
         if current is None or rank[f.status] < rank[current.status]:
             worst[f.check] = f
-    return _ENCODE(
-        {check: (f.status, f.severity, f.summary[:500]) for check, f in worst.items()}
-    ).decode()
+    return checks_document(
+        (check, f.status, f.severity, f.summary[:500]) for check, f in worst.items()
+    )
 
 
 STATUS_RANK = {s.value: i for i, s in enumerate(STATUS_ORDER)}

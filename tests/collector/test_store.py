@@ -729,3 +729,40 @@ def test_sqlite_url_dispatch(tmp_path: Path) -> None:
         store.close()
     with pytest.raises(StoreError, match="unsupported"):
         open_store("mysql://x@y/z")
+
+
+def test_sqlite_writers_queue_on_the_writer_lock(tmp_path: Path) -> None:
+    """Worker processes sharing one SQLite file take turns on `<database>-writer.lock` (a flock)
+    rather than spinning on SQLite's "database is locked": while another holder has it, a batch
+    waits — without failing — and is stored as soon as it is released."""
+    import fcntl
+
+    from sentinelle.collector.store.sqlite import SQLiteStore
+
+    path = tmp_path / "collector.db"
+    store = SQLiteStore(str(path))
+    store.migrate()
+    with_commune_and_agents(store, "agt_1")
+    holder = os.open(f"{path}-writer.lock", os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # as another worker does during its commit
+    outcome: list[object] = []
+
+    def write() -> None:
+        try:
+            outcome.append(store.store_reports([report("agt_1", "r1", T0)]))
+        except Exception as exc:  # a busy error would land here
+            outcome.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    writer.join(1.0)
+    try:
+        assert writer.is_alive() and outcome == [], outcome  # waiting for its turn
+        assert store.count_reports() == 0
+    finally:
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        os.close(holder)
+    writer.join(30)
+    assert outcome == [[True]]
+    assert store.count_reports() == 1
+    store.close()
