@@ -179,7 +179,8 @@ def _manage(store: Store, args: argparse.Namespace) -> int:
 
 
 def serve_forever(args: argparse.Namespace) -> int:
-    """Run the collector: `workers` processes share one listening socket and the store."""
+    """Run the collector: `workers` processes, each with its own listening socket on the same
+    address (SO_REUSEPORT), share the store."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = load_settings(args.config)
     if args.store:
@@ -192,22 +193,28 @@ def serve_forever(args: argparse.Namespace) -> int:
         from prometheus_client import values
 
         values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
-    from sentinelle.collector.server import listening_socket
+    from sentinelle.collector.server import listening_sockets
 
-    sock = listening_socket(settings)
+    sockets = listening_sockets(settings, settings.workers)
     children: list[int] = []
-    for _ in range(1, settings.workers):
+    for n in range(1, settings.workers):
         pid = os.fork()
         if pid == 0:  # a worker: serve until the parent stops it (or disappears)
             code = 1
             try:
-                _run_worker(settings, sock, primary=False)
+                # Only its own socket stays open here: a socket no process accepts on would
+                # still receive its share of new connections, which would then hang.
+                for other in sockets[:n] + sockets[n + 1 :]:
+                    other.close()
+                _run_worker(settings, sockets[n], primary=False)
                 code = 0
             finally:
                 os._exit(code)
         children.append(pid)
+    for other in sockets[1:]:
+        other.close()
     try:
-        _run_worker(settings, sock, primary=True)
+        _run_worker(settings, sockets[0], primary=True)
     finally:
         for pid in children:
             with contextlib.suppress(ProcessLookupError):

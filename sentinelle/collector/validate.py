@@ -240,6 +240,12 @@ def _decoder(limits: Limits) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(report_type(limits))
 
 
+def prepare(limits: Limits) -> None:
+    """Build the decoder for these limits now: it takes milliseconds, which the first push of
+    each worker would otherwise wait for."""
+    _decoder(limits)
+
+
 _ENCODER = msgspec.json.Encoder()
 _AT = re.compile(r" - at `(\$[^`]*)`\Z")
 
