@@ -6,7 +6,6 @@ now and then (new communes, revoked agents from the CLI). Renders `/metrics`.
 
 from __future__ import annotations
 
-import gzip
 import logging
 import threading
 from collections.abc import Iterable, Iterator
@@ -16,6 +15,7 @@ from datetime import UTC, datetime
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 
 from sentinelle.collector.exposition import Block, FamilyHeader, join_blocks, render_block
+from sentinelle.collector.gzipped import inflate_member
 from sentinelle.collector.records import AgentRecord, Commune
 from sentinelle.collector.validate import Limits, decode_report, to_report
 from sentinelle.metrics import metric_help, report_metrics
@@ -46,7 +46,9 @@ class HostEntry:
         by an older version that the schema now refuses raises, and the caller leaves the
         host out instead of rendering something a consumer cannot use."""
         assert self.body is not None and self.score is not None
-        parsed = to_report(decode_report(gzip.decompress(self.body), limits))
+        # Bounded like a push: a gzip bomb an older version stored inflates no further.
+        body = inflate_member(self.body, limits.max_decompressed_bytes)
+        parsed = to_report(decode_report(body, limits))
         return replace(parsed, score=self.score)
 
 

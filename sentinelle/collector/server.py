@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import gzip
 import json
 import logging
 import os
@@ -13,7 +12,6 @@ import re
 import socket
 import ssl
 import time
-import zlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +40,7 @@ from sentinelle.collector.guard import (
     client_address,
     parse_networks,
 )
+from sentinelle.collector.gzipped import InflateRefused, compress, inflate_member
 from sentinelle.collector.ingest import GroupCommitter
 from sentinelle.collector.openapi import openapi_document
 from sentinelle.collector.records import (
@@ -360,7 +359,7 @@ class CollectorService:
             score.grade,
             # The canonical form, never the bytes received; compressed: a tenth of the bytes
             # to write and to keep for the retention.
-            gzip.compress(canonical_json(data), 1, mtime=0),
+            compress(canonical_json(data)),
             _checks_json(data.results),
             _ENCODE(score.to_dict()).decode(),
         )
@@ -454,24 +453,22 @@ class CollectorService:
             return raw
         if encoding != "gzip":
             return problem(415, "Unsupported encoding", "use gzip or no Content-Encoding")
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
-            out = inflater.decompress(raw, limits.max_decompressed_bytes + 1)
-        except zlib.error as exc:
-            return problem(400, "Bad gzip body", f"the gzip body cannot be inflated: {exc}")
-        if len(out) > limits.max_decompressed_bytes or inflater.unconsumed_tail:
-            # A gzip bomb stops here, after at most the limit was inflated.
-            return problem(
-                413,
-                "Payload too large",
-                f"decompressed body exceeds {limits.max_decompressed_bytes} bytes",
-            )
-        if not inflater.eof:
-            return problem(400, "Bad gzip body", "truncated gzip stream")
-        if inflater.unused_data:
-            # A second member (or anything) after the first: one Report is one gzip member.
-            return problem(400, "Bad gzip body", "data after the end of the gzip member")
-        return out
+            return inflate_member(raw, limits.max_decompressed_bytes)
+        except InflateRefused as exc:
+            if exc.reason == "too_large":  # a gzip bomb stops here, after at most the limit
+                return problem(
+                    413,
+                    "Payload too large",
+                    f"decompressed body exceeds {limits.max_decompressed_bytes} bytes",
+                )
+            detail = {
+                "invalid": f"the gzip body cannot be inflated: {exc.__cause__}",
+                "truncated": "truncated gzip stream",
+                # A second member (or anything) after the first: one Report is one member.
+                "trailing_data": "data after the end of the gzip member",
+            }[exc.reason]
+            return problem(400, "Bad gzip body", detail)
 
     # Handlers
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from sentinelle.collector import gzipped
 
 # Twice the collector's decompressed-body limit (validate.py, 8 MiB) leaves room for a limit
 # raised later, while a stored gzip bomb (accepted by older collectors) stops here instead of
@@ -37,7 +38,7 @@ def inflate(body: bytes, limit: int = MAX_INFLATED_BYTES) -> bytes | None:
     data = body
     try:
         while data:
-            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            inflater = gzipped.inflater()
             out += inflater.decompress(data, limit + 1 - len(out))
             if len(out) > limit or inflater.unconsumed_tail:
                 return None
@@ -46,7 +47,7 @@ def inflate(body: bytes, limit: int = MAX_INFLATED_BYTES) -> bytes | None:
             data = inflater.unused_data
             if not data.strip(b"\0"):
                 break  # zero padding after the last member, as gzip.decompress allows
-    except zlib.error:
+    except gzipped.ERRORS:
         return None
     return bytes(out)
 

@@ -22,6 +22,7 @@ import pytest
 from sentinelle.collector.records import IncomingReport
 from sentinelle.collector.validate import Limits
 from tests.collector.harness import Running, auth, request, running_collector
+from tests.collector.mutations import gzip_bomb_member
 from tests.collector.sample_reports import report_dict
 from tests.conftest import need_tool
 
@@ -280,6 +281,7 @@ def test_report_stored_by_an_older_version_does_not_break_metrics(tmp_path: Path
         c.commune("01001", "Abergement")
         c.commune("01002", "Ambérieux")
         old = c.enroll("01001", "old")
+        bomb = c.enroll("01001", "bomb")
         other = c.enroll("01001", "other")
         good = c.enroll("01002", "good")
         good_push(c, good)
@@ -292,14 +294,23 @@ def test_report_stored_by_an_older_version_does_not_break_metrics(tmp_path: Path
         c.store.store_reports([IncomingReport(
             bad["report_id"], agent.agent_id, agent.commune, agent.host, now, now, 80.0, "B",
             gzip.compress(json.dumps(bad).encode()), "{}", '{"value": 80.0, "grade": "B"}')])
+        # A valid member followed by a bomb, as collectors before the one-member rule kept it:
+        # left out (and inflated no further than a push may be: test_gzipped).
+        agent = next(a for a in c.store.list_agents() if a.agent_id == bomb["agent_id"])
+        valid = fresh(seed=7)
+        c.store.store_reports([IncomingReport(
+            valid["report_id"], agent.agent_id, agent.commune, agent.host, now, now, 80.0, "B",
+            gzip.compress(json.dumps(valid).encode()) + gzip_bomb_member(), "{}",
+            '{"value": 80.0, "grade": "B"}')])
     with running_collector(tmp_path) as c:  # the upgrade: a new version starts on the store
         text = exposition_ok(c)
         # Left out of the posture series, kept in the inventory (last report, silence).
         assert 'sentinelle_host_risk_score{commune="01001",host="old"}' not in text
         assert 'sentinelle_check_status{commune="01001",host="old"' not in text
         assert 'sentinelle_host_last_report_timestamp_seconds{commune="01001",host="old"}' in text
+        assert 'sentinelle_host_risk_score{commune="01001",host="bomb"}' not in text
         assert 'sentinelle_host_risk_score{commune="01001",host="other"}' in text
-        assert "sentinelle_collector_unrenderable_hosts 1.0" in text
+        assert "sentinelle_collector_unrenderable_hosts 2.0" in text
 
 
 class FailingStore:
