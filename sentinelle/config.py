@@ -70,9 +70,10 @@ class PushSettings:
 
 @dataclass(frozen=True)
 class CheckSettings:
-    """Per-check switch and threshold overrides from the config file."""
+    """Per-check switch and threshold overrides from the config file (or the syndicate's
+    policy); `enabled` is None where nothing was said, so a layer below still decides."""
 
-    enabled: bool = True
+    enabled: bool | None = None
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -91,8 +92,9 @@ class Config:
     def check_enabled(self, check_id: str) -> bool:
         family = check_id.split(".", 1)[0]
         for key in (check_id, family):
-            if key in self.checks:
-                return self.checks[key].enabled
+            said = self.checks[key].enabled if key in self.checks else None
+            if said is not None:
+                return said
         return True
 
 
@@ -171,6 +173,30 @@ def _push(sec: Section) -> PushSettings:
 KnownParams = Mapping[str, Mapping[str, Any]]
 
 
+def parse_checks(data: Any, source: str, known: KnownParams | None) -> dict[str, CheckSettings]:
+    """A `checks:` mapping of another document (the syndicate's policy) read like the
+    config's own: the same keys, types and errors."""
+    return _checks(Section(source, "checks", data), known)
+
+
+def merge_checks(
+    below: Mapping[str, CheckSettings], above: Mapping[str, CheckSettings]
+) -> dict[str, CheckSettings]:
+    """`above` over `below`, key by key: its switch where it says one, its parameters over
+    those below (a parameter it does not name keeps the value from below)."""
+    merged = dict(below)
+    for key, settings in above.items():
+        under = merged.get(key)
+        if under is None:
+            merged[key] = settings
+            continue
+        merged[key] = CheckSettings(
+            enabled=settings.enabled if settings.enabled is not None else under.enabled,
+            params={**under.params, **settings.params},
+        )
+    return merged
+
+
 def _checks(sec: Section, known: KnownParams | None) -> dict[str, CheckSettings]:
     """`checks: {<check id or family>: {enabled: bool, <parameter>: value}}`, each parameter
     validated against the declaration of the checks it reaches (type, bounds, name)."""
@@ -182,7 +208,7 @@ def _checks(sec: Section, known: KnownParams | None) -> dict[str, CheckSettings]
         reached = [cid for cid in specs if cid == key or cid.startswith(key + ".")]
         if known is not None and not reached:
             raise sec.error(key, expect("known_check"), key)
-        enabled = sub.bool("enabled", True)
+        enabled = sub.bool("enabled", None)
         values = {str(n): sub.raw(str(n)) for n in list(sub.data) if n != "enabled"}
         params: dict[str, Any] = {}
         if known is None:

@@ -73,6 +73,47 @@ class Measurement:
 
 
 @dataclass(frozen=True)
+class Waiver:
+    """A risk the syndicate accepted: findings of `check` (only those whose key is `key`, when
+    it is set) leave the score until `expires` (a date, inclusive), on the hosts of `scope`
+    (`fleet`, `departement:01`, `commune:01001` or `host:<agent id>`)."""
+
+    id: str
+    check: str
+    scope: str
+    reason: str
+    accepted_by: str
+    expires: str  # YYYY-MM-DD, the last day the waiver holds
+    key: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "check": self.check,
+            "scope": self.scope,
+            "reason": self.reason,
+            "accepted_by": self.accepted_by,
+            "expires": self.expires,
+        }
+        if self.key is not None:
+            data["key"] = self.key
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Waiver:
+        key = data.get("key")
+        return cls(
+            str(data["id"]),
+            str(data["check"]),
+            str(data["scope"]),
+            str(data["reason"]),
+            str(data["accepted_by"]),
+            str(data["expires"]),
+            None if key is None else str(key),
+        )
+
+
+@dataclass(frozen=True)
 class Finding:
     """One observation of one check: status, severity, evidence and what to do about it.
 
@@ -91,6 +132,17 @@ class Finding:
     measurements: tuple[Measurement, ...] = ()
     message: str | None = None
     args: Mapping[str, Any] = field(default_factory=dict)
+    # What the finding is about within its check (a service, a backup location, a port): a
+    # waiver may accept one key of a check and not the others.
+    key: str | None = None
+    # Set when an accepted risk covers this (open) finding: it stays in the Report, marked,
+    # and leaves the score while the waiver holds.
+    waiver: Waiver | None = None
+
+    @property
+    def counts(self) -> bool:
+        """Whether the finding weighs in the score (a waived one does not)."""
+        return self.waiver is None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -106,6 +158,10 @@ class Finding:
         if self.message is not None:
             data["message"] = self.message
             data["args"] = dict(self.args)
+        if self.key is not None:
+            data["key"] = self.key
+        if self.waiver is not None:
+            data["waiver"] = self.waiver.to_dict()
         return data
 
     @classmethod
@@ -121,6 +177,8 @@ class Finding:
             measurements=tuple(Measurement.from_dict(m) for m in data.get("measurements") or ()),
             message=str(data["message"]) if data.get("message") else None,
             args=dict(data.get("args") or {}),
+            key=str(data["key"]) if data.get("key") is not None else None,
+            waiver=Waiver.from_dict(data["waiver"]) if data.get("waiver") else None,
         )
 
 
@@ -215,6 +273,8 @@ class Report:
     score: Score
     schema_version: int = SCHEMA_VERSION
     agent_health: AgentHealth | None = None  # None: an agent that does not say (or `check`)
+    # The version of the syndicate's policy the checks ran under (None: local config only).
+    policy_version: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         agent: dict[str, Any] = {"version": self.agent_version}
@@ -229,6 +289,7 @@ class Report:
             "checks": [c.to_dict() for c in self.checks],
             "results": [f.to_dict() for f in self.results],
             "score": self.score.to_dict(),
+            **({"policy_version": self.policy_version} if self.policy_version else {}),
         }
 
     @classmethod
@@ -244,6 +305,7 @@ class Report:
             score=Score.from_dict(data["score"]),
             schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
             agent_health=AgentHealth.from_dict(health) if isinstance(health, Mapping) else None,
+            policy_version=str(data["policy_version"]) if data.get("policy_version") else None,
         )
 
 

@@ -6,6 +6,7 @@ cycle always completes, and every check reports its own duration.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -19,10 +20,12 @@ from sentinelle.config import Config, load_config, overrides_for
 from sentinelle.errors import ConfigError, expect
 from sentinelle.facts import host_facts
 from sentinelle.host import Host
-from sentinelle.model import CheckRun, Finding, Report, Status, worst_status
+from sentinelle.model import CheckRun, Finding, Report, Status, Waiver, worst_status
 from sentinelle.params import ParamSpec, build_params, inferred_specs, specs_of
 from sentinelle.rules import RuleSet, load_rules
 from sentinelle.scoring import ScoringPolicy, score_findings
+from sentinelle.syndicate import ServedPolicy, merged_config
+from sentinelle.waivers import apply_waivers
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,10 @@ class Setup:
     config: Config
     scoring: ScoringPolicy
     checks: tuple[Check, ...]
+    # From the syndicate's policy (sentinelle.agent.policy): accepted risks of this host's
+    # scope, and the version of that policy, recorded in each Report.
+    waivers: tuple[Waiver, ...] = ()
+    policy_version: str | None = None
 
 
 def known_params(rules: RuleSet) -> dict[str, dict[str, ParamSpec]]:
@@ -49,12 +56,17 @@ def build_setup(
     config_path: str | Path | None = None,
     only: Sequence[str] = (),
     rules_dir: Path | None = None,
+    served: ServedPolicy | None = None,
 ) -> Setup:
-    """Load rules and config and instantiate the enabled checks (`only` selects ids or families)."""
+    """Load rules and config and instantiate the enabled checks (`only` selects ids or families);
+    `served`: the syndicate's policy for this agent, under the local config
+    (sentinelle.syndicate)."""
     rules = load_rules(rules_dir)
     config = load_config(config_path, known_params(rules))
     if config.rules_dir and rules_dir is None:
         rules = load_rules(Path(config.rules_dir))
+    if served is not None:
+        config = merged_config(config, served, known_params(rules))
     scoring = ScoringPolicy.from_data(rules.scoring, str(rules.directory / "scoring.yaml"))
     reg = registry()
     for wanted in only:
@@ -75,7 +87,9 @@ def build_setup(
         overrides = overrides_for(config, check_id, specs_of(cls.Params))
         params = build_params(cls.Params, check_id, meta.params, meta.source, overrides)
         checks.append(cls(meta, params, context))
-    return Setup(rules, config, scoring, tuple(checks))
+    if served is None:
+        return Setup(rules, config, scoring, tuple(checks))
+    return Setup(rules, config, scoring, tuple(checks), served.waivers, served.version)
 
 
 def _runner_finding(check: Check, status: Status, case: str, **args: object) -> Finding:
@@ -125,7 +139,10 @@ def run_checks(setup: Setup, host: Host) -> Report:
         findings, duration = run_check(check, host, timeout)
         runs.append(CheckRun(check.id, worst_status([f.status for f in findings]), duration))
         results.extend(findings)
-    return assemble_report(host, runs, results, setup.scoring)
+    if setup.waivers:
+        results = apply_waivers(results, setup.waivers, host.now())
+    report = assemble_report(host, runs, results, setup.scoring)
+    return dataclasses.replace(report, policy_version=setup.policy_version)
 
 
 def assemble_report(

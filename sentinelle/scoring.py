@@ -217,8 +217,11 @@ def _worse(a: str, b: str) -> str:
 
 
 def score_findings(findings: Iterable[Finding], policy: ScoringPolicy) -> Score:
-    """Host score of a Report's findings (see the module docstring and docs/scoring.md)."""
-    return score_outcomes(((f.check, f.status, f.severity) for f in findings), policy)
+    """Host score of a Report's findings (see the module docstring and docs/scoring.md);
+    waived findings (an accepted risk) leave it while their waiver holds."""
+    return score_outcomes(
+        ((f.check, f.status, f.severity) for f in findings if f.counts), policy
+    )
 
 
 @dataclass

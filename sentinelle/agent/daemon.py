@@ -87,8 +87,12 @@ class Agent:
         hooks: list[ReportHook] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wait: Callable[[float], bool] | None = None,
+        setup_source: Callable[[], Setup] | None = None,
     ) -> None:
         self.setup = setup
+        # Called before each cycle: the Setup under the syndicate's current policy
+        # (sentinelle.agent.policy), the same one while nothing changed.
+        self.setup_source = setup_source
         self.host = host or Host()
         self.state = AgentState()
         self.hooks = list(hooks or [])
@@ -189,6 +193,11 @@ class Agent:
         """
         started = self._monotonic()
         report: Report | None = None
+        if self.setup_source is not None:
+            try:
+                self.setup = self.setup_source()
+            except Exception:  # the last settings stay; the cycle still runs
+                log.exception("policy update failed")
         try:
             report = run_checks(self.setup, self.host)
         except Exception:  # the daemon must survive a bad cycle and try again next time

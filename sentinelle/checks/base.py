@@ -71,11 +71,14 @@ class Check(ABC):
         *,
         severity: Severity | None = None,
         measurements: Iterable[Measurement] = (),
+        key: str | None = None,
     ) -> Finding:
         """A finding whose sentence is this check's catalog message `case` (rules/checks:
         `messages: {case: {fr:, en:}}`), with typed `args` (counts, seconds, sizes, dates as
         RFC 3339 or Unix times, names) that also fill its remediation. Nothing is rendered
-        here: the reader's screen renders it in the reader's language (schema 2)."""
+        here: the reader's screen renders it in the reader's language (schema 2). `key` names
+        what the finding is about within the check (a service, a backup location), so that a
+        waiver can accept that one and not the others."""
         msg_id = f"{self.id}.{case}"
         if msg_id not in self.meta.messages:
             raise ValueError(f"{self.id}: no message {case!r} in {self.meta.source}")
@@ -88,6 +91,7 @@ class Check(ABC):
             measurements=tuple(measurements),
             message=msg_id,
             args={name: _typed(self.id, name, value) for name, value in (args or {}).items()},
+            key=key,
         )
 
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from sentinelle import __version__
-from sentinelle.cli import agent, backup, check, collector, dashboards, demo, report
+from sentinelle.cli import agent, backup, check, collector, dashboards, demo, policy, report
 from sentinelle.cli.registry import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -31,7 +31,7 @@ from sentinelle.errors import ConfigError, SentinelleError
 __all__ = ["GROUPS", "build_parser", "main"]
 
 # The order of `sentinelle --help`.
-GROUPS = (check, agent, backup, demo, collector, dashboards, report)
+GROUPS = (check, agent, policy, backup, demo, collector, dashboards, report)
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

@@ -77,7 +77,13 @@ def run_agent(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     setup = build_setup(args.config)
-    agent = Agent(setup)
+    source = None
+    if setup.config.push.enabled:  # the policy comes from the collector the agent pushes to
+        from sentinelle.agent.policy import policy_applier
+
+        source = policy_applier(args.config, setup)
+        setup = source.setup
+    agent = Agent(setup, setup_source=source)
     agent.install_signal_handlers()
     pusher = build_pusher(setup.config, stop_event=agent.stop_event)
     if pusher is not None:

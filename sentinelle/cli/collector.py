@@ -7,7 +7,7 @@ commands (it dispatches on `collector_command` and the sub-command attributes it
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sentinelle.cli.registry import command, group, helptext
 from sentinelle.cli.values import email, insee_code, lifetime, whole_number
@@ -61,6 +61,47 @@ def register(subparsers: Subparsers) -> None:
                      help=helptext("cli.help.collector.agent.revoke"))
     revoke.add_argument("agent_id",
                         help=helptext("cli.help.collector.agent.agent_id"))
+
+    _register_policy(csub)
+
+
+def _register_policy(csub: Any) -> None:
+    """`collector policy …` and `collector waiver …`: the syndicate's choices, recorded."""
+    _, psub = group(csub, "policy", "policy_command", help=helptext("cli.help.collector.policy"))
+    pset = command(psub, "set", run, help=helptext("cli.help.collector.policy.set"))
+    pset.add_argument("--scope", required=True, help=helptext("cli.help.collector.scope"))
+    pset.add_argument("--file", required=True, metavar="FILE",
+                      help=helptext("cli.help.collector.policy.file"))
+    pset.add_argument("--by", required=True, metavar="NAME",
+                      help=helptext("cli.help.collector.by"))
+    pclear = command(psub, "clear", run, help=helptext("cli.help.collector.policy.clear"))
+    pclear.add_argument("--scope", required=True, help=helptext("cli.help.collector.scope"))
+    pclear.add_argument("--by", required=True, metavar="NAME",
+                        help=helptext("cli.help.collector.by"))
+    pshow = command(psub, "show", run, help=helptext("cli.help.collector.policy.show"))
+    pshow.add_argument("--agent", metavar="AGENT_ID",
+                       help=helptext("cli.help.collector.policy.agent"))
+    phist = command(psub, "history", run, help=helptext("cli.help.collector.policy.history"))
+    phist.add_argument("--limit", type=whole_number(1), default=50, metavar="N",
+                       help=helptext("cli.help.collector.policy.limit"))
+
+    _, wsub = group(csub, "waiver", "waiver_command", help=helptext("cli.help.collector.waiver"))
+    wadd = command(wsub, "add", run, help=helptext("cli.help.collector.waiver.add"))
+    wadd.add_argument("--check", required=True, help=helptext("cli.help.collector.waiver.check"))
+    wadd.add_argument("--key", help=helptext("cli.help.collector.waiver.key"))
+    wadd.add_argument("--scope", required=True, help=helptext("cli.help.collector.scope"))
+    wadd.add_argument("--reason", required=True, help=helptext("cli.help.collector.waiver.reason"))
+    wadd.add_argument("--by", required=True, metavar="NAME",
+                      help=helptext("cli.help.collector.by"))
+    wadd.add_argument("--expires", required=True, metavar="YYYY-MM-DD",
+                      help=helptext("cli.help.collector.waiver.expires"))
+    wlist = command(wsub, "list", run, help=helptext("cli.help.collector.waiver.list"))
+    wlist.add_argument("--expiring-within", type=whole_number(0), metavar="DAYS",
+                       help=helptext("cli.help.collector.waiver.expiring"))
+    wrevoke = command(wsub, "revoke", run, help=helptext("cli.help.collector.waiver.revoke"))
+    wrevoke.add_argument("waiver_id", help=helptext("cli.help.collector.waiver.waiver_id"))
+    wrevoke.add_argument("--by", required=True, metavar="NAME",
+                         help=helptext("cli.help.collector.by"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -97,6 +97,10 @@ def run_collector(args: argparse.Namespace) -> int:
 def _manage(store: Store, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     cmd = args.collector_command
+    if cmd in ("policy", "waiver"):
+        from sentinelle.collector.policy_cli import manage_policy, manage_waivers
+
+        return (manage_policy if cmd == "policy" else manage_waivers)(store, args)
     if cmd == "commune":
         if args.commune_command == "add":
             return _commune_add(store, args)

@@ -114,6 +114,10 @@ class Fleet:
         with self._lock:
             return list(self._hosts.values())
 
+    def commune(self, code: str) -> Commune | None:
+        with self._lock:
+            return self._communes.get(code)
+
     def communes(self) -> list[Commune]:
         with self._lock:
             return list(self._communes.values())

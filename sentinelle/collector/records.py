@@ -9,6 +9,8 @@ from typing import NamedTuple
 
 import msgspec
 
+from sentinelle.model import Waiver
+
 
 @dataclass(frozen=True)
 class Commune:
@@ -107,3 +109,36 @@ def checks_document(states: Iterable[tuple[str, str, str, str]]) -> str:
     from CheckStates or plain (check, status, severity, summary) tuples."""
     return _ENCODE({check: (status, severity, summary)
                     for check, status, severity, summary in states}).decode()
+
+
+@dataclass(frozen=True)
+class PolicyRecord:
+    """The SOC's policy for one scope (`fleet`, `departement:01`, `commune:01001`,
+    `host:<agent id>`): a JSON document `{"checks": {...}, "policies": [{name, content}]}`."""
+
+    scope: str
+    document: str
+    updated_at: datetime
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class WaiverRecord:
+    """A waiver as the collector keeps it: the accepted risk, and who set and ended it when."""
+
+    waiver: Waiver
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """One line of the policy's history: who changed what, when."""
+
+    at: datetime
+    who: str
+    action: str  # policy_set, policy_cleared, waiver_added, waiver_revoked
+    scope: str
+    detail: str

@@ -43,10 +43,13 @@ from sentinelle.collector.guard import (
 from sentinelle.collector.gzipped import InflateRefused, compress, inflate_member
 from sentinelle.collector.ingest import GroupCommitter
 from sentinelle.collector.openapi import openapi_document
+from sentinelle.collector.policy import effective_policy
 from sentinelle.collector.records import (
     AgentRecord,
     DailySnapshot,
     IncomingReport,
+    PolicyRecord,
+    WaiverRecord,
     checks_document,
 )
 from sentinelle.collector.remote_write import RemoteWriter
@@ -73,6 +76,10 @@ PROBLEM = "application/problem+json"
 _ENCODE = msgspec.json.Encoder().encode
 MAX_TOKEN_LENGTH = 256
 REPORTS_PATH = "/api/v1/reports"
+POLICY_PATH = "/api/v1/policy"
+# Authenticated routes: limited per agent once its key is checked, anonymous until then.
+AGENT_PATHS = frozenset({REPORTS_PATH, POLICY_PATH})
+POLICY_CACHE_SECONDS = 5.0  # how stale a worker's copy of the policy tables may be
 LISTEN_BACKLOG = 1024  # a fleet waking at once queues in the kernel, not refused
 
 
@@ -117,6 +124,7 @@ class CollectorService:
         )
         self.committer: GroupCommitter | None = None
         self._agents: dict[str, tuple[AgentRecord | None, float]] = {}
+        self._policy_tables: tuple[float, dict[str, PolicyRecord], list[WaiverRecord]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         # _created series would only add cardinality to the fleet view.
         disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -186,6 +194,7 @@ class CollectorService:
             [
                 web.post("/api/v1/enroll", self.enroll),
                 web.post("/api/v1/reports", self.ingest),
+                web.get(POLICY_PATH, self.policy),
                 web.get("/metrics", self.metrics),
                 web.get("/sd", self.service_discovery),
                 web.get("/api/v1/openapi.json", self.openapi),
@@ -368,7 +377,8 @@ class CollectorService:
     def _score(self, report: Any) -> Score:
         """The collector's own score of a decoded Report: one scoring function for all."""
         return score_outcomes(
-            ((f.check, f.status, f.severity) for f in report.results), self.scoring
+            ((f.check, f.status, f.severity) for f in report.results if f.waiver is None),
+            self.scoring,
         )
 
     async def _agent(self, agent_id: str) -> AgentRecord | None:
@@ -407,7 +417,7 @@ class CollectorService:
     ) -> web.StreamResponse:
         """Every request but a push spends a token of its source address's anonymous bucket
         (a push spends one only when its credentials fail: see `ingest`)."""
-        if request.path != REPORTS_PATH:
+        if request.path not in AGENT_PATHS:
             wait = self._anonymous_wait(request)
             if wait > 0:
                 return self._too_many("anonymous_rate", wait)
@@ -534,8 +544,8 @@ class CollectorService:
             {"agent_id": agent_id, "key": key, "commune": commune, "host": host}, status=201
         )
 
-    async def ingest(self, request: web.Request) -> web.Response:
-        started = time.perf_counter()
+    async def _authenticate(self, request: web.Request) -> AgentRecord | web.Response:
+        """The agent whose key the request carries, or the problem to answer (401, 403, 429)."""
         auth = request.headers.get("Authorization", "")
         scheme, _, credentials = auth.partition(" ")
         agent_id, _, key = credentials.partition(":")
@@ -566,7 +576,7 @@ class CollectorService:
         if agent.revoked_at is not None:
             self.pushes.labels("unauthorized").inc()
             return problem(403, "Agent revoked", "this agent was revoked; enroll again")
-        wait = self.limiter.check(agent_id)
+        wait = self.limiter.check(agent.agent_id)
         if wait > 0:
             self.pushes.labels("rate_limited").inc()
             return problem(
@@ -575,6 +585,13 @@ class CollectorService:
                 "slow down",
                 {"Retry-After": str(max(1, int(wait + 0.999)))},
             )
+        return agent
+
+    async def ingest(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        agent = await self._authenticate(request)
+        if not isinstance(agent, AgentRecord):
+            return agent
         assert self.committer is not None
         self.committer.on_the_way += 1
         try:
@@ -614,6 +631,39 @@ class CollectorService:
             body=_ENCODE({"report_id": incoming.report_id, "status": "stored"}),
             status=201,
             content_type="application/json",
+        )
+
+    def _load_policy_tables(self) -> tuple[dict[str, PolicyRecord], list[WaiverRecord]]:
+        now = time.monotonic()
+        cached = self._policy_tables
+        if cached is not None and now - cached[0] < POLICY_CACHE_SECONDS:
+            return cached[1], cached[2]
+        policies = {p.scope: p for p in self.store.list_policies()}
+        waivers = self.store.list_waivers()
+        self._policy_tables = (now, policies, waivers)
+        return policies, waivers
+
+    async def policy(self, request: web.Request) -> web.Response:
+        """The agent's effective policy (its scopes' settings and waivers); 304 when the
+        agent already holds this version (If-None-Match), so an unchanged policy costs a
+        header."""
+        agent = await self._authenticate(request)
+        if not isinstance(agent, AgentRecord):
+            return agent
+        loop = asyncio.get_running_loop()
+        try:
+            policies, waivers = await loop.run_in_executor(None, self._load_policy_tables)
+        except Exception as exc:
+            return problem(503, "Store unavailable", str(exc)[:200], {"Retry-After": "60"})
+        commune = self.fleet.commune(agent.commune)
+        served = effective_policy(agent, commune, policies, waivers)
+        etag = f'"{served.version}"'
+        if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(
+            body=_ENCODE(served.to_dict()),
+            content_type="application/json",
+            headers={"ETag": etag, "Cache-Control": "no-cache"},
         )
 
     async def metrics(self, request: web.Request) -> web.Response:

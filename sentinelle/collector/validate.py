@@ -34,6 +34,7 @@ from sentinelle.model import (
     Score,
     Severity,
     Status,
+    Waiver,
 )
 
 # \Z, not $: `$` also matches before a trailing newline ("mairie\n").
@@ -102,6 +103,18 @@ class CheckRunIn(Struct, gc=False):
     check: Annotated[str, Meta(max_length=128)]  # pattern checked by _check_names
     status: StatusName
     duration_seconds: Annotated[float, Meta(ge=0, le=86_400)]
+
+
+class WaiverIn(Struct, kw_only=True, omit_defaults=True, gc=False):
+    """The accepted risk that covers a finding (`sentinelle.model.Waiver`)."""
+
+    id: Annotated[str, Meta(max_length=64)]
+    check: Annotated[str, Meta(max_length=128)]
+    scope: Annotated[str, Meta(max_length=128)]
+    reason: Annotated[str, Meta(max_length=2000)]
+    accepted_by: Annotated[str, Meta(max_length=200)]
+    expires: Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}\Z")]
+    key: Annotated[str, Meta(max_length=256)] | None = None
 
 
 class ScoreIn(Struct, gc=False):
@@ -194,6 +207,8 @@ def report_type(limits: Limits) -> type[Struct]:
             ),
             # Schema 2: the sentence as a catalog id and its typed arguments.
             ("message", Annotated[str, Meta(pattern=MESSAGE_PATTERN)] | None, None),
+            ("key", Annotated[str, Meta(max_length=256)] | None, None),
+            ("waiver", WaiverIn | None, None),
             (
                 "args",
                 Annotated[
@@ -230,8 +245,10 @@ def report_type(limits: Limits) -> type[Struct]:
                 ],
             ),
             ("score", ScoreIn),
+            ("policy_version", Annotated[str, Meta(max_length=64)] | None, None),
         ],
         gc=False,
+        omit_defaults=True,
     )
 
 
@@ -397,6 +414,11 @@ def to_report(report: Any) -> Report:
                 tuple(Measurement(m.name, m.value, m.labels) for m in f.measurements),
                 f.message,
                 f.args,
+                f.key,
+                None if f.waiver is None else Waiver(
+                    f.waiver.id, f.waiver.check, f.waiver.scope, f.waiver.reason,
+                    f.waiver.accepted_by, f.waiver.expires, f.waiver.key,
+                ),
             )
             for f in report.results
         ),
@@ -410,6 +432,7 @@ def to_report(report: Any) -> Report:
         agent_health=None if health is None else AgentHealth(
             **{name: getattr(health, name) for name in health.__struct_fields__}
         ),
+        policy_version=report.policy_version,
     )
 
 

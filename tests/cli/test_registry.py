@@ -31,7 +31,11 @@ COMMANDS = {
     ("collector", "token", "list"), ("collector", "token", "revoke"),
     ("collector", "agent", "list"), ("collector", "agent", "revoke"),
     ("dashboards", "build"), ("dashboards", "check"), ("dashboards", "push"),
-    ("report", "monthly"),
+    ("report", "monthly"), ("policy", "show"),
+    ("collector", "policy", "set"), ("collector", "policy", "clear"),
+    ("collector", "policy", "show"), ("collector", "policy", "history"),
+    ("collector", "waiver", "add"), ("collector", "waiver", "list"),
+    ("collector", "waiver", "revoke"),
 }
 
 
@@ -46,7 +50,7 @@ def test_every_group_module_registers_itself_the_same_way() -> None:
         assert callable(module.register), module.__name__
     # Each top-level word comes from exactly one group module.
     words = [path[0] for path in _leaves()]
-    assert set(words) == {"check", "checks", "agent", "backup", "demo", "collector",
+    assert set(words) == {"check", "checks", "agent", "policy", "backup", "demo", "collector",
                           "dashboards", "report"}
 
 

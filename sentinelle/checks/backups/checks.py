@@ -145,7 +145,8 @@ class BackupFreshness(_BackupCheck):
         newest = listing.newest
         if newest is None:
             return self.say(Status.FAIL, "empty", {"location": location.name,
-                                                   "path": location.path}, evidence)
+                                                   "path": location.path}, evidence,
+                            key=location.name)
         age = (host.now() - newest.time).total_seconds()
         evidence["newest"] = _backup_evidence(newest)
         evidence["age_hours"] = round(age / 3600, 2)
@@ -175,7 +176,7 @@ class BackupFreshness(_BackupCheck):
         else:
             status, severity, case = Status.PASS, self.meta.severity, "recent"
         return self.say(status, case, args, evidence, severity=severity,
-                        measurements=measurements)
+                        measurements=measurements, key=location.name)
 
 
 @register
@@ -208,7 +209,8 @@ class BackupSizeChange(_BackupCheck):
         previous = listing.previous_in_series(newest) if newest is not None else None
         if newest is None or previous is None:
             evidence["backups"] = len(listing.backups)
-            return self.say(Status.SKIP, "fewer_than_two", {"location": location.name}, evidence)
+            return self.say(Status.SKIP, "fewer_than_two", {"location": location.name}, evidence,
+                            key=location.name)
         try:
             new_size = listing.size(host, newest)
             old_size = listing.size(host, previous)
@@ -231,8 +233,8 @@ class BackupSizeChange(_BackupCheck):
             "ratio": round(ratio, 4),
         }
         if ratio < threshold:
-            return self.say(Status.FAIL, "shrank", args, evidence)
-        return self.say(Status.PASS, "steady", args, evidence)
+            return self.say(Status.FAIL, "shrank", args, evidence, key=location.name)
+        return self.say(Status.PASS, "steady", args, evidence, key=location.name)
 
 
 @register
@@ -328,7 +330,7 @@ class BackupRestoreTest(_BackupCheck):
         evidence["max_age_days"] = max_days
         args: dict[str, Any] = {"location": location.name, "limit": max_days * 86400}
         if last is None:
-            return self.say(Status.FAIL, "never", args, evidence)
+            return self.say(Status.FAIL, "never", args, evidence, key=location.name)
         days = (host.now() - last.when).total_seconds() / 86400
         evidence.update(last_test=_stamp(last.when), age_days=round(days, 2), note=last.note)
         measurements = [
@@ -340,7 +342,8 @@ class BackupRestoreTest(_BackupCheck):
         ]
         args["age"] = round(max(days, 0.0) * 86400)
         status, case = (Status.WARN, "old") if days > max_days else (Status.PASS, "recent")
-        return self.say(status, case, args, evidence, measurements=measurements)
+        return self.say(status, case, args, evidence, measurements=measurements,
+                        key=location.name)
 
 
 def _stamp(when: datetime) -> str:

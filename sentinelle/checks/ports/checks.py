@@ -189,8 +189,10 @@ class RiskyServices(Check):
         }
         evidence["exposure"] = "network" if exposed else "loopback only"
         if exposed:
-            return self.say(Status.FAIL, "exposed", args, evidence, severity=service.severity)
-        return self.say(Status.PASS, "loopback_only", args, evidence, severity=service.severity)
+            return self.say(Status.FAIL, "exposed", args, evidence, severity=service.severity,
+                            key=service.name)
+        return self.say(Status.PASS, "loopback_only", args, evidence, severity=service.severity,
+                        key=service.name)
 
 
 def _result_for(target: str, scanned: list[ScannedHost]) -> ScannedHost | None:
@@ -322,6 +324,7 @@ class NetworkScan(Check):
                 },
                 severity=service.severity,
                 measurements=[self._measurement(target, open_port, service.name)],
+                key=f"{service.name}@{target}",
             )
         listed = [
             f"{p.port}/{p.protocol}" + (f" ({p.nmap_service})" if p.nmap_service else "")

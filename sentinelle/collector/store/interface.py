@@ -22,6 +22,9 @@ from sentinelle.collector.records import (
     EnrollmentToken,
     IncomingReport,
     LatestReport,
+    PolicyChange,
+    PolicyRecord,
+    WaiverRecord,
 )
 from sentinelle.errors import SentinelleError
 
@@ -172,3 +175,33 @@ class Store(ABC):
     @abstractmethod
     def prune_snapshots(self, before: date) -> int: ...
 
+
+    # The syndicate's policy (sentinelle.collector.policy); every change is recorded.
+
+    @abstractmethod
+    def set_policy(self, record: PolicyRecord) -> None:
+        """Set (or replace) the policy of one scope, and record the change."""
+
+    @abstractmethod
+    def clear_policy(self, scope: str, who: str, now: datetime) -> bool:
+        """Remove the policy of one scope (recorded); False when it had none."""
+
+    @abstractmethod
+    def list_policies(self) -> list[PolicyRecord]:
+        """Every scope's policy, by scope."""
+
+    @abstractmethod
+    def add_waiver(self, record: WaiverRecord) -> None:
+        """Store a new waiver, and record the change."""
+
+    @abstractmethod
+    def revoke_waiver(self, waiver_id: str, who: str, now: datetime) -> bool:
+        """End a waiver before its expiry (recorded); False when no such active waiver."""
+
+    @abstractmethod
+    def list_waivers(self, include_revoked: bool = False) -> list[WaiverRecord]:
+        """Waivers, soonest expiry first (revoked ones only when asked)."""
+
+    @abstractmethod
+    def policy_changes(self, limit: int = 100) -> list[PolicyChange]:
+        """The latest changes of the policy and the waivers, newest first."""

@@ -12,6 +12,7 @@ collation, so orderings do not depend on the database's locale and match SQLite'
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -28,6 +29,9 @@ from sentinelle.collector.records import (
     EnrollmentToken,
     IncomingReport,
     LatestReport,
+    PolicyChange,
+    PolicyRecord,
+    WaiverRecord,
 )
 from sentinelle.collector.store import migrations
 from sentinelle.collector.store.interface import (
@@ -38,6 +42,7 @@ from sentinelle.collector.store.interface import (
     StoreError,
 )
 from sentinelle.collector.store.migrations import Migration
+from sentinelle.model import Waiver
 
 try:
     import psycopg
@@ -714,3 +719,83 @@ class PostgresStore(Store):
     def prune_snapshots(self, before: date) -> int:
         with self._tx("cannot prune snapshots") as conn:
             return conn.execute("DELETE FROM snapshots WHERE day < %s", (before,)).rowcount
+
+    # The syndicate's policy
+
+    def _record_change(
+        self, db: Conn, at: datetime, who: str, action: str, scope: str,
+        detail: str,
+    ) -> None:
+        db.execute(
+            "INSERT INTO policy_changes(at, who, action, scope, detail) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (_utc(at), who, action, scope, detail),
+        )
+
+    def set_policy(self, record: PolicyRecord) -> None:
+        with self._tx("cannot change the policy") as db:
+            db.execute(
+                "INSERT INTO policy_scopes(scope, document, updated_at, updated_by) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT(scope) DO UPDATE SET "
+                "document=excluded.document, updated_at=excluded.updated_at, "
+                "updated_by=excluded.updated_by",
+                (record.scope, record.document, _utc(record.updated_at), record.updated_by),
+            )
+            self._record_change(db, record.updated_at, record.updated_by, "policy_set",
+                                record.scope, record.document)
+
+    def clear_policy(self, scope: str, who: str, now: datetime) -> bool:
+        with self._tx("cannot change the policy") as db:
+            gone = db.execute("DELETE FROM policy_scopes WHERE scope=%s", (scope,)).rowcount > 0
+            if gone:
+                self._record_change(db, now, who, "policy_cleared", scope, "")
+            return gone
+
+    def list_policies(self) -> list[PolicyRecord]:
+        return [
+            PolicyRecord(r["scope"], r["document"], r["updated_at"], r["updated_by"])
+            for r in self._query("SELECT * FROM policy_scopes ORDER BY scope")
+        ]
+
+    def add_waiver(self, record: WaiverRecord) -> None:
+        w = record.waiver
+        with self._tx("cannot change the policy") as db:
+            db.execute(
+                "INSERT INTO waivers(waiver_id, check_id, finding_key, scope, reason, "
+                "accepted_by, expires, created_at, created_by) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (w.id, w.check, w.key, w.scope, w.reason, w.accepted_by, w.expires,
+                 _utc(record.created_at), record.created_by),
+            )
+            self._record_change(db, record.created_at, record.created_by, "waiver_added",
+                                w.scope, json.dumps(w.to_dict(), ensure_ascii=False))
+
+    def revoke_waiver(self, waiver_id: str, who: str, now: datetime) -> bool:
+        with self._tx("cannot change the policy") as db:
+            rows = db.execute(
+                "UPDATE waivers SET revoked_at=%s, revoked_by=%s "
+                "WHERE waiver_id=%s AND revoked_at IS NULL RETURNING scope",
+                (_utc(now), who, waiver_id),
+            ).fetchall()
+            for row in rows:
+                self._record_change(db, now, who, "waiver_revoked", row["scope"], waiver_id)
+            return bool(rows)
+
+    def list_waivers(self, include_revoked: bool = False) -> list[WaiverRecord]:
+        where = "" if include_revoked else " WHERE revoked_at IS NULL"
+        return [
+            WaiverRecord(
+                Waiver(r["waiver_id"], r["check_id"], r["scope"], r["reason"],
+                       r["accepted_by"], r["expires"].isoformat(), r["finding_key"]),
+                r["created_at"], r["created_by"], r["revoked_at"], r["revoked_by"],
+            )
+            for r in self._query(f"SELECT * FROM waivers{where} ORDER BY expires, waiver_id")
+        ]
+
+    def policy_changes(self, limit: int = 100) -> list[PolicyChange]:
+        return [
+            PolicyChange(r["at"], r["who"], r["action"], r["scope"], r["detail"])
+            for r in self._query(
+                "SELECT * FROM policy_changes ORDER BY change_id DESC LIMIT %s", (limit,)
+            )
+        ]

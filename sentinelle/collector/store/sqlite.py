@@ -37,6 +37,9 @@ from sentinelle.collector.records import (
     EnrollmentToken,
     IncomingReport,
     LatestReport,
+    PolicyChange,
+    PolicyRecord,
+    WaiverRecord,
 )
 from sentinelle.collector.store import migrations
 from sentinelle.collector.store.interface import (
@@ -47,6 +50,7 @@ from sentinelle.collector.store.interface import (
     StoreError,
 )
 from sentinelle.collector.store.migrations import Migration
+from sentinelle.model import Waiver
 
 log = logging.getLogger("sentinelle.collector.store")
 
@@ -623,3 +627,85 @@ class SQLiteStore(Store):
     def prune_snapshots(self, before: date) -> int:
         with self._tx() as db:
             return db.execute("DELETE FROM snapshots WHERE day < ?", (before.isoformat(),)).rowcount
+
+    # The syndicate's policy
+
+    def _record_change(
+        self, db: sqlite3.Connection, at: datetime, who: str, action: str, scope: str,
+        detail: str,
+    ) -> None:
+        db.execute(
+            "INSERT INTO policy_changes(at, who, action, scope, detail) VALUES (?, ?, ?, ?, ?)",
+            (_iso(at), who, action, scope, detail),
+        )
+
+    def set_policy(self, record: PolicyRecord) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO policy_scopes(scope, document, updated_at, updated_by) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT(scope) DO UPDATE SET "
+                "document=excluded.document, updated_at=excluded.updated_at, "
+                "updated_by=excluded.updated_by",
+                (record.scope, record.document, _iso(record.updated_at), record.updated_by),
+            )
+            self._record_change(db, record.updated_at, record.updated_by, "policy_set",
+                                record.scope, record.document)
+
+    def clear_policy(self, scope: str, who: str, now: datetime) -> bool:
+        with self._tx() as db:
+            gone = db.execute("DELETE FROM policy_scopes WHERE scope=?", (scope,)).rowcount > 0
+            if gone:
+                self._record_change(db, now, who, "policy_cleared", scope, "")
+            return gone
+
+    def list_policies(self) -> list[PolicyRecord]:
+        return [
+            PolicyRecord(r["scope"], r["document"], _dt(r["updated_at"]) or datetime.min,
+                         r["updated_by"])
+            for r in self._query("SELECT * FROM policy_scopes ORDER BY scope")
+        ]
+
+    def add_waiver(self, record: WaiverRecord) -> None:
+        w = record.waiver
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO waivers(waiver_id, check_id, finding_key, scope, reason, "
+                "accepted_by, expires, created_at, created_by) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (w.id, w.check, w.key, w.scope, w.reason, w.accepted_by, w.expires,
+                 _iso(record.created_at), record.created_by),
+            )
+            self._record_change(db, record.created_at, record.created_by, "waiver_added",
+                                w.scope, json.dumps(w.to_dict(), ensure_ascii=False))
+
+    def revoke_waiver(self, waiver_id: str, who: str, now: datetime) -> bool:
+        with self._tx() as db:
+            rows = db.execute(
+                "UPDATE waivers SET revoked_at=?, revoked_by=? "
+                "WHERE waiver_id=? AND revoked_at IS NULL RETURNING scope",
+                (_iso(now), who, waiver_id),
+            ).fetchall()
+            for row in rows:
+                self._record_change(db, now, who, "waiver_revoked", row[0], waiver_id)
+            return bool(rows)
+
+    def list_waivers(self, include_revoked: bool = False) -> list[WaiverRecord]:
+        where = "" if include_revoked else " WHERE revoked_at IS NULL"
+        return [
+            WaiverRecord(
+                Waiver(r["waiver_id"], r["check_id"], r["scope"], r["reason"],
+                       r["accepted_by"], r["expires"], r["finding_key"]),
+                _dt(r["created_at"]) or datetime.min, r["created_by"],
+                _dt(r["revoked_at"]), r["revoked_by"],
+            )
+            for r in self._query(f"SELECT * FROM waivers{where} ORDER BY expires, waiver_id")
+        ]
+
+    def policy_changes(self, limit: int = 100) -> list[PolicyChange]:
+        return [
+            PolicyChange(_dt(r["at"]) or datetime.min, r["who"], r["action"], r["scope"],
+                         r["detail"])
+            for r in self._query(
+                "SELECT * FROM policy_changes ORDER BY change_id DESC LIMIT ?", (limit,)
+            )
+        ]
