@@ -37,7 +37,7 @@ def _sort_key(f: Finding) -> tuple[int, int]:
 
 def top_remediations(report: Report, limit: int = 5) -> list[Finding]:
     """The open findings to act on first: fails before warns, worst severity first."""
-    open_findings = [f for f in report.results if f.status.is_open]
+    open_findings = [f for f in report.results if f.status.is_open and f.counts]
     return sorted(open_findings, key=_sort_key)[:limit]
 
 
@@ -72,8 +72,8 @@ def render_table(
         seconds = say("console.seconds", seconds=round(total, 2))
         lines.append(_paint(f"{category}", "1", colour) + f"  ({seconds})")
         for f in sorted(findings, key=_sort_key):
-            word = say(f"console.tag.{f.status.value}")
-            tag = _paint(f"[{word:^9}]", _COLOURS[f.status], colour)
+            word = say("console.tag.waived" if f.waiver else f"console.tag.{f.status.value}")
+            tag = _paint(f"[{word:^9}]", "36" if f.waiver else _COLOURS[f.status], colour)
             meta = rules.checks.get(f.check)
             title = meta.title[lang] if meta else f.check
             text = f"  {tag} {title} : " if lang == "fr" else f"  {tag} {title}: "
@@ -81,6 +81,10 @@ def render_table(
             if f.status.is_open or f.status == Status.ERROR:
                 text += f" ({severity_name(f.severity, catalog, lang)})"
             lines.append(_clip(text, width + (9 if colour else 0)))
+            if f.waiver is not None:
+                accepted = say("waiver.accepted", accepted_by=f.waiver.accepted_by,
+                               until=f.waiver.expires, reason=f.waiver.reason)
+                lines.append(_clip(f"              {accepted}", width))
         lines.append("")
     score = report.score
     grade = _paint(score.grade, "1;" + _GRADE_COLOURS.get(score.grade, "0"), colour)
@@ -111,7 +115,7 @@ def render_table(
 
 def _capping_finding(report: Report) -> Finding | None:
     """The worst open finding: what caps the grade when its `capped_by` names no check."""
-    open_findings = [f for f in report.results if f.status.is_open]
+    open_findings = [f for f in report.results if f.status.is_open and f.counts]
     return min(open_findings, key=lambda f: f.severity.rank) if open_findings else None
 
 

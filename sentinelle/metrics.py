@@ -22,6 +22,7 @@ from sentinelle.i18n import DEFAULT_LANG, parse_message
 from sentinelle.model import Report, Severity, Status
 
 PREFIX = "sentinelle_"
+EXPIRED_WAIVER_MESSAGE = "waiver.expired"  # sentinelle.waivers: a waiver that ended
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,9 @@ def reports_metrics(
         PREFIX + "host_grade", metric_help("host_grade", lang), labels=[*label_names]
     )
     stamp = fam("report_timestamp_seconds")
+    waived = fam("findings_waived", ("check",))
+    waiver_expiry = fam("waiver_expiry_timestamp_seconds", ("check", "waiver"))
+    expired_open = fam("waivers_expired_open", ("check",))
     host_info = InfoMetricFamily(
         PREFIX + "host", metric_help("host", lang), labels=[*label_names]
     )
@@ -155,6 +159,22 @@ def reports_metrics(
                 target.add_metric(
                     [*base, *(str(m.labels.get(k, "")) for k in spec.labels)], m.value
                 )
+        waived_by_check: dict[str, int] = {}
+        expiries: dict[tuple[str, str], float] = {}
+        expired_by_check: dict[str, int] = {}
+        for f in report.results:
+            if f.waiver is not None:
+                waived_by_check[f.check] = waived_by_check.get(f.check, 0) + 1
+                # The end of the waiver's last day, UTC.
+                expiries[(f.check, f.waiver.id)] = _ts(f.waiver.expires + "T23:59:59Z")
+            elif f.message == EXPIRED_WAIVER_MESSAGE:
+                expired_by_check[f.check] = expired_by_check.get(f.check, 0) + 1
+        for check, count in waived_by_check.items():
+            waived.add_metric([*base, check], count)
+        for (check, waiver_id), stamp_s in expiries.items():
+            waiver_expiry.add_metric([*base, check, waiver_id], stamp_s)
+        for check, count in expired_by_check.items():
+            expired_open.add_metric([*base, check], count)
         for run in report.checks:
             sev = open_sev.get(run.check) or any_sev.get(run.check, Severity.INFO)
             status.add_metric([*base, run.check, sev.value, run.status.value], 1)
@@ -180,5 +200,6 @@ def reports_metrics(
         )
 
     yield from (status, success, duration, open_findings, score, grade, stamp, host_info)
+    yield from (f for f in (waived, waiver_expiry, expired_open) if f.samples)
     yield from (m for m in measured.values() if m.samples)
     yield from (family for _, family in health if family.samples)

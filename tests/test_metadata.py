@@ -112,6 +112,9 @@ def test_docs_list_every_metric() -> None:
         "report_timestamp_seconds",
         "host_info",
         "agent_info",
+        "findings_waived",
+        "waiver_expiry_timestamp_seconds",
+        "waivers_expired_open",
     ):
         assert f"sentinelle_{name}" in doc, name
 

@@ -718,6 +718,8 @@ def _checks_json(results: list[Any]) -> str:
     worst: dict[str, Any] = {}
     rank = STATUS_RANK
     for f in results:
+        if f.waiver is not None:
+            continue  # an accepted risk: not the check's state while its waiver holds
         current = worst.get(f.check)
         if current is None or rank[f.status] < rank[current.status]:
             worst[f.check] = f

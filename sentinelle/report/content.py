@@ -36,6 +36,7 @@ from sentinelle.report.catalog import ActionText, Catalog
 from sentinelle.report.config import ReportSettings
 from sentinelle.report.reading import (
     FindingFacts,
+    accepted,
     aware,
     count,
     decode_body,
@@ -220,6 +221,31 @@ class MonthlySummary:
     backup: BackupState
     comparison: Comparison
     trend: str = "first"  # first, up, down or stable, against the previous month's score
+    accepted: tuple[AcceptedRisk, ...] = ()  # risks the syndicate accepted, until a date
+
+
+@dataclass(frozen=True)
+class AcceptedRisk:
+    """A risk accepted by a waiver on some of the commune's hosts, until a date."""
+
+    entry: ActionText
+    until: date
+    hosts: int
+
+
+def accepted_risks(
+    bodies: Sequence[tuple[Mapping[str, object] | None, bool]], catalog: Catalog
+) -> list[AcceptedRisk]:
+    """The waived findings of the hosts' latest Reports, one line per topic and end date."""
+    hosts: dict[tuple[str, date], set[int]] = {}
+    entries: dict[str, ActionText] = {}
+    for i, (body, _) in enumerate(bodies):
+        for facts in accepted(body or {}):
+            entry = catalog.entry_for(facts.check, facts.severity or None)
+            entries[entry.key] = entry
+            hosts.setdefault((entry.key, facts.until), set()).add(i)
+    return [AcceptedRisk(entries[key], until, len(on))
+            for (key, until), on in sorted(hosts.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
 
 
 def _worse(a: str, b: str) -> str:
@@ -801,4 +827,5 @@ class SummaryBuilder:
             backup=commune_backup(bodies, self.zone, dated),
             comparison=self.comparison(commune, month, current),
             trend=trend,
+            accepted=tuple(accepted_risks(bodies, self.catalog)),
         )

@@ -15,7 +15,7 @@ import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sentinelle.collector import gzipped
 
@@ -166,8 +166,8 @@ def finding_ids(report: Mapping[str, object]) -> Iterator[tuple[str, str, str]]:
     if not isinstance(results, list):
         return
     for finding in results:
-        if not isinstance(finding, dict):
-            continue
+        if not isinstance(finding, dict) or finding.get("waiver"):
+            continue  # an accepted risk is not an open finding while its waiver holds
         check = finding.get("check")
         if not isinstance(check, str) or not check:
             continue
@@ -177,3 +177,29 @@ def finding_ids(report: Mapping[str, object]) -> Iterator[tuple[str, str, str]]:
             status if isinstance(status, str) else "",
             severity if isinstance(severity, str) else "",
         )
+
+
+@dataclass(frozen=True)
+class AcceptedFacts:
+    """A finding an accepted risk (waiver) covers: its check, severity and last day."""
+
+    check: str
+    severity: str
+    until: date
+
+
+def accepted(report: Mapping[str, object]) -> list[AcceptedFacts]:
+    """The Report's waived findings whose waiver reads (a check and a YYYY-MM-DD end)."""
+    out = []
+    for raw in items(report.get("results")):
+        finding = mapping(raw)
+        waiver = mapping(finding.get("waiver"))
+        check, until = text(finding.get("check")), text(waiver.get("expires"))
+        if not check or not until:
+            continue
+        try:
+            day = date.fromisoformat(until)
+        except ValueError:
+            continue
+        out.append(AcceptedFacts(check, text(finding.get("severity")) or "", day))
+    return out

@@ -233,6 +233,10 @@ def build_page(
                              topic=catalog.text(s.cap_topic, "topic", lang)))
         if s.current.days < settings.partial_days:
             notes.append(say("partial", days=s.current.days))
+    for risk in s.accepted:
+        hosts = say("on_hosts", n=risk.hosts) if risk.hosts > 1 else ""
+        notes.append(say("accepted", until=risk.until,
+                         topic=catalog.text(risk.entry, "topic", lang), hosts=hosts))
     incidents = [_topic_line(e, catalog, say, incident=True) for e in s.incidents]
     silence = _silence_line(s, say)
     if silence:

@@ -101,6 +101,10 @@ EXPECTED_EMPTY: dict[str, Empty] = {
         "proves every host's Report carried the agent's health",
         "count(sentinelle_agent_health_reports_dropped_total == 0)"
         " == count(sentinelle_host_risk_score)"),
+    "SentinelleWaiverExpired": Empty(
+        "the fleet scenario sets no waiver, so none can have expired (tests/e2e/"
+        "test_policy_on_fleet.py makes one expire)",
+        "absent(sentinelle_waivers_expired_open) and on () absent(sentinelle_findings_waived)"),
     "SentinelleAgentStateNotWritable": Empty(
         "every agent could write its state directory",
         "count(sentinelle_agent_health_state_dir_writable == 1)"

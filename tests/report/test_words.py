@@ -108,3 +108,14 @@ def test_both_languages_fill_the_same_blanks(catalog: Catalog) -> None:
         if message.id.startswith(PREFIX):
             names = [{name for name, _ in message.placeholders(lang)} for lang in LANGS]
             assert names[0] == names[1], message.id
+
+
+def test_the_page_says_which_risk_is_accepted_until_when(
+    summaries: list[MonthlySummary], catalog: Catalog
+) -> None:
+    summary = next(s for s in summaries if s.accepted)
+    text = {lang: " ".join(render_text(build_page(summary, catalog, ReportSettings(),
+                                                  lang)).split()) for lang in LANGS}
+    assert "Risque accepté avec le syndicat, jusqu'au 1 mars 2027" in text["fr"]
+    assert "Risk accepted with the syndicate, until March 1, 2027" in text["en"]
+    assert "2 serveurs" in text["fr"]

@@ -14,6 +14,7 @@ from typing import Any
 from sentinelle.i18n import DEFAULT_LANG, LANGS, Catalog, Message
 from sentinelle.report.catalog import Catalog as ActionCatalog
 from sentinelle.report.content import (
+    AcceptedRisk,
     Action,
     BackupState,
     Comparison,
@@ -109,6 +110,10 @@ def variants(s: MonthlySummary, catalog: ActionCatalog) -> list[MonthlySummary]:
     for days in (1, 7):
         out.append(replace(s, cap_topic=entry,
                            current=replace(s.current, cap="D", grade="D", days=days)))
+    # Risks the syndicate accepted, on one host and on several.
+    rdp = catalog.entry_for("ports.risky_services", "high")
+    out.append(replace(s, accepted=(AcceptedRisk(rdp, date(2027, 3, 1), 1),
+                                    AcceptedRisk(entry, date(2027, 6, 30), 2))))
     # No data, for each reason.
     no_grade = replace(s.current, score=None, grade=None, band_grade=None, days=0)
     for reason, since in (("never_enrolled", None), ("never_reported", date(2026, 3, 15)),
