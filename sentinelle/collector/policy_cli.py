@@ -67,6 +67,8 @@ def manage_waivers(store: Store, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     cmd = args.waiver_command
     if cmd == "add":
+        if args.check not in known_params(load_rules()):
+            raise ConfigError("waiver add", "--check", expect("known_check"), args.check)
         waiver = new_waiver(args.check, args.scope, args.reason, args.by, args.expires,
                             now.date(), args.key)
         store.add_waiver(record_of(waiver, args.by, now))

@@ -135,6 +135,20 @@ def build(rules: RuleSet, lang: str = LANG) -> db.Dashboard:
                                   wrap=True),
         },
         hide=["commune", "Value"], sort_by=(w("column.status"), False), height=14))
+    # Accepted risks: what a waiver takes out of the score, and how long it has left (a
+    # negative time left: expired, the risk counts again).
+    dash.with_panel(table_panel(
+        *w.panel("commune.waivers"),
+        [Q(f"(sentinelle_waiver_expiry_timestamp_seconds{{{C}}} - time())")],
+        columns={
+            "host": Column(w("column.host"), width=140),
+            "check": Column(w("column.check"), mappings=check_title_mappings(rules, w),
+                            link=check_link(w), width=300),
+            "waiver": Column(w("column.waiver"), width=160),
+            "Value": Column(w("column.time_left"), unit="s", cell="color-background",
+                            thresholds=steps("red", (0, "orange"), (30 * 86400, "green"))),
+        },
+        hide=["commune"], sort_by=(w("column.time_left"), False), height=7))
 
     dash.with_row(db.Row(w("commune.row.updates")))
     dash.with_panel(table_panel(

@@ -42,6 +42,8 @@ EXPECTED_EMPTY = {
         "risky services listening on a network address: the fleet's agents inspect this "
         "machine, which runs none of the services of rules/risky_ports.yaml on a network "
         "address",
+    '(sentinelle_waiver_expiry_timestamp_seconds{commune="$commune"} - time())':
+        "the fleet scenario sets no waiver (tests/e2e/test_policy_on_fleet.py does)",
     'sentinelle_network_scan_open_port_info{commune="$commune"}':
         "the fleet's agents run with ports.network_scan disabled (it is disabled by default)",
     'max by (commune, host, location) (time() - '
