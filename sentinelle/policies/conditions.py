@@ -673,9 +673,10 @@ class Service(Leaf):
         own = base / self.unit
         if own.is_symlink() and str(own.readlink()) == "/dev/null":
             return False  # masked
-        return any(p.is_symlink() or p.exists()
-                   for pattern in (f"*.wants/{self.unit}", f"*.requires/{self.unit}")
-                   for p in base.glob(pattern))
+        # The links point at /lib/systemd/system: on a tree they may lead nowhere; they
+        # are not followed, their presence is what enables.
+        return any((d / self.unit).is_symlink() or (d / self.unit).exists()
+                   for pattern in ("*.wants", "*.requires") for d in base.glob(pattern))
 
     def observe(self, host: Host) -> tuple[bool, dict[str, Any]]:
         ok = True
@@ -917,7 +918,8 @@ def _leaf(kind: str, sec: Section, ctx: ParseContext, prefix: str) -> Leaf:
 
 def parse_condition(data: Any, source: str, key: str, line: int | None, ctx: ParseContext,
                     depth: int = 0) -> Condition:
-    """One condition as written: a mapping with one kind (and `as` for a leaf)."""
+    """One condition as written: a mapping with one kind; a leaf's own mapping may say
+    `as: NAME` to prefix its arguments."""
     sec = Section(source, key, data, line)
     kinds = [k for k in sec.data if k in KINDS]
     if len(kinds) != 1:
@@ -933,12 +935,12 @@ def parse_condition(data: Any, source: str, key: str, line: int | None, ctx: Par
         sec.done()
         return Combination(kind, tuple(
             parse_condition(p.data, source, p.prefix, p.line, ctx, depth + 1) for p in parts))
-    prefix = sec.str("as", "")
-    if prefix and not PREFIX.match(prefix):
-        raise sec.error("as", expect("lowercase_name"), prefix)
     ctx.leaves += 1
     if ctx.leaves > MAX_LEAVES:
         raise sec.error(kind, expect("condition_count", maximum=MAX_LEAVES))
     body = sec.section(kind)
     sec.done()
+    prefix = body.str("as", "")
+    if prefix and not PREFIX.match(prefix):
+        raise body.error("as", expect("lowercase_name"), prefix)
     return _leaf(kind, body, ctx, prefix)
