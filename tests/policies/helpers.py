@@ -17,6 +17,7 @@ from sentinelle.policies.loader import add_policy_dirs
 from sentinelle.rules import RuleSet, load_rules
 
 BASE = load_rules()
+SAID: list[Finding] = []  # every finding of a policy in these tests (conftest.py records them)
 
 
 def check_yaml(check_id: str, condition: str, args: Sequence[str] = (), extra: str = "") -> str:

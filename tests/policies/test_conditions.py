@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,12 +113,32 @@ def test_file_content_matches_and_does_not(tmp_path: Path) -> None:
     assert f.status is Status.FAIL and f.args["count"] == 0
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")
-def test_an_unreadable_file_skips_never_passes(tmp_path: Path) -> None:
+def test_an_unreadable_file_skips_never_passes(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     root = tree(tmp_path / "root", {"/etc/secret.conf": "Key yes\n"}, mode=0)
-    f = evaluate(tmp_path, "file_content: {path: /etc/secret.conf, not_matches: 'yes'}",
-                 fixture_host(root))
+    condition = "file_content: {path: /etc/secret.conf, not_matches: 'yes'}"
+    if os.geteuid() == 0:  # root reads whatever the mode: the system's refusal, replayed
+        real_open = Path.open
+
+        def refused(self: Path, *args: Any, **kwargs: Any) -> Any:
+            if self.name == "secret.conf":
+                raise PermissionError(13, "Permission denied")
+            return real_open(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "open", refused)
+    f = evaluate(tmp_path, condition, fixture_host(root), ["path"])
     assert f.status is Status.SKIP and f.message == "policy.skip.permission_denied"
+    assert f.args == {"path": "/etc/secret.conf"}
+
+
+def test_a_symlink_loop_is_unreadable(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/a").symlink_to("b")
+    (root / "etc/b").symlink_to("a")
+    f = evaluate(tmp_path, "file_content: {path: /etc/a, matches: x}", fixture_host(root))
+    assert f.status is Status.SKIP and f.message == "policy.skip.unreadable"
+    assert f.args == {"path": "/etc/a"}
 
 
 # Settings
