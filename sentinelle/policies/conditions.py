@@ -44,7 +44,7 @@ SYSTEMD_SYSTEM = "/etc/systemd/system"
 PROC_SYS = "/proc/sys"
 PROC_NET = ("/proc/net/tcp", "/proc/net/tcp6")
 
-SYSCTL_KEY = re.compile(r"^[a-z0-9_][a-z0-9_.-]*$")
+SYSCTL_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # interfaces may be upper-case
 PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9+._-]*$")
 UNIT_NAME = re.compile(r"^[A-Za-z0-9@_:.-]+$")
 UNIT_SUFFIXES = (".service", ".socket", ".timer", ".target", ".mount", ".path", ".slice")

@@ -100,7 +100,9 @@ def expand(host: Host, pattern: str) -> list[str]:
     if not any(c in name for c in "*?["):
         return [pattern]
     base = resolve(host, directory or "/")
-    found = sorted(p.name for p in base.glob(name)) if base.is_dir() else []
+    # Files only (a directory named like a drop-in is not one); links are judged when read.
+    found = sorted(p.name for p in base.glob(name)
+                   if p.is_symlink() or p.is_file()) if base.is_dir() else []
     return [f"{directory}/{n}" for n in found[:MAX_GLOB]]
 
 

@@ -168,7 +168,9 @@ def test_drop_ins_are_read_first_in_name_order(tmp_path: Path) -> None:
     files = {**SSHD,
              "/etc/ssh/sshd_config.d/50-local.conf": "PermitEmptyPasswords no\n",
              "/etc/ssh/sshd_config.d/10-old.conf": "# nothing\n"}
-    host = fixture_host(tree(tmp_path / "root", files))
+    root = tree(tmp_path / "root", files)
+    (root / "etc/ssh/sshd_config.d/00-a-directory.conf").mkdir()  # not a file: not read
+    host = fixture_host(root)
     f = evaluate(tmp_path, """
         setting:
           paths: [/etc/ssh/sshd_config.d/*.conf, /etc/ssh/sshd_config]
