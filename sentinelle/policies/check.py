@@ -9,16 +9,19 @@ value the condition cannot judge an `error` (`policy.error.*`): never a pass.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sentinelle.checks.base import Check
+from sentinelle.checks.base import Check, CheckContext
 from sentinelle.model import Finding, Status
+from sentinelle.params import as_dict, inferred_specs, param
 from sentinelle.policies.conditions import ConditionError
 
 if TYPE_CHECKING:
     from sentinelle.host import Host
     from sentinelle.policies.loader import Policy
+    from sentinelle.rules import CheckMeta
 
 MAX_EVIDENCE = 32
 
@@ -28,6 +31,11 @@ class PolicyCheck(Check):
 
     id: ClassVar[str] = "policy.check"
     policy: ClassVar[Policy]
+
+    def __init__(self, meta: CheckMeta, params: Any, context: CheckContext) -> None:
+        super().__init__(meta, params, context)
+        # The condition with this check's parameters (defaults and the config's overrides).
+        self.condition = self.policy.condition.bind(as_dict(self.params))
 
     def _finding(self, status: Status, message: str, args: dict[str, Any],
                  evidence: dict[str, Any]) -> Finding:
@@ -44,7 +52,7 @@ class PolicyCheck(Check):
 
     def run(self, host: Host) -> Iterable[Finding]:
         try:
-            outcome = self.policy.condition.evaluate(host)
+            outcome = self.condition.evaluate(host)
         except ConditionError as exc:
             yield self._finding(Status.ERROR, f"policy.error.{exc.case}", exc.values,
                                 {"error": exc.reason})
@@ -63,7 +71,11 @@ class PolicyCheck(Check):
 
 
 def policy_check(policy: Policy) -> type[PolicyCheck]:
-    """The check class of a policy (not in the Python registry: policies come with rules)."""
+    """The check class of a policy (not in the Python registry: policies come with rules),
+    its Params a frozen dataclass of the types of its defaults."""
     name = "Policy_" + policy.meta.id.replace(".", "_")
+    fields = [(str(n), spec.kind, param()) for n, spec in inferred_specs(
+        policy.meta.params).items()]
+    params = dataclasses.make_dataclass(name + "_Params", fields, frozen=True)
     return type(name, (PolicyCheck,), {"id": policy.meta.id, "policy": policy,
-                                       "__doc__": policy.meta.title["en"]})
+                                       "Params": params, "__doc__": policy.meta.title["en"]})

@@ -15,17 +15,18 @@ are told apart with `as: NAME`, which prefixes their arguments (`NAME_path`).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 import stat as stat_module
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any, ClassVar
 
-from sentinelle.errors import expect, problem
+from sentinelle.errors import expect, problem, word
 from sentinelle.host import Host
 from sentinelle.policies import files
 from sentinelle.policies.commands import CommandSpec, check_args, run_command
@@ -98,6 +99,10 @@ class Condition(ABC):
     def leaves(self) -> Iterator[Leaf]:
         yield from ()
 
+    def bind(self, params: Mapping[str, Any]) -> Condition:
+        """The condition with the check's parameters in place of their references."""
+        return self
+
 
 class Leaf(Condition):
     """A condition that looks at one thing. Subclasses give their fixed arguments
@@ -121,6 +126,12 @@ class Leaf(Condition):
 
     def leaves(self) -> Iterator[Leaf]:
         yield self
+
+    def bind(self, params: Mapping[str, Any]) -> Condition:
+        comparison = getattr(self, "comparison", None)
+        if isinstance(comparison, Comparison) and comparison.refs:
+            return dataclasses.replace(self, comparison=comparison.bind(params))  # type: ignore[type-var]
+        return self
 
     def evaluate(self, host: Host) -> Outcome:
         args = {**self.OBSERVED, **self.static()}
@@ -153,6 +164,9 @@ class Combination(Condition):
     def leaves(self) -> Iterator[Leaf]:
         for part in self.parts:
             yield from part.leaves()
+
+    def bind(self, params: Mapping[str, Any]) -> Condition:
+        return dataclasses.replace(self, parts=tuple(p.bind(params) for p in self.parts))
 
     def evaluate(self, host: Host) -> Outcome:
         outcomes = [p.evaluate(host) for p in self.parts]
@@ -205,6 +219,19 @@ class Comparison:
     maximum: float | None = None
     present: bool = True
     ignore_case: bool = True
+    # (field, parameter): values the check's parameters give (`equals: {param: NAME}`).
+    refs: tuple[tuple[str, str], ...] = ()
+
+    def bind(self, params: Mapping[str, Any]) -> Comparison:
+        changes: dict[str, Any] = {}
+        for name, param in self.refs:
+            value = params[param]
+            if name == "expected":
+                changes[name] = tuple(str(v) for v in value) if isinstance(
+                    value, list | tuple) else (str(value),)
+            else:
+                changes[name] = value
+        return dataclasses.replace(self, refs=(), **changes)
 
     def args(self) -> dict[str, Any]:
         if self.op == "equals":
@@ -245,7 +272,32 @@ def _scalar(sec: Section, name: str) -> str:
     return str(value)
 
 
-def parse_comparison(sec: Section) -> Comparison:
+def _ref(sec: Section, name: str, params: Mapping[str, Any], kind: str) -> str | None:
+    """`{param: NAME}` in place of a value: the name of one of the check's parameters whose
+    default is of the kind the value needs (scalar, number, list); None for a plain value."""
+    raw = sec.raw(name)
+    if not isinstance(raw, Mapping):
+        return None
+    ref = Section(sec.source, sec.key(name), raw, sec.line_of(name))
+    param = ref.str("param")
+    ref.done()
+    if param not in params:
+        raise ref.error("param", expect("policy_param", known=sorted(params) or "-"), param)
+    default = params[param]
+    fits = {
+        "scalar": isinstance(default, str | int | float) and not isinstance(default, bool),
+        "number": isinstance(default, int | float) and not isinstance(default, bool),
+        "list": isinstance(default, list) and all(isinstance(v, str) for v in default),
+    }[kind]
+    if not fits:
+        words = {"scalar": word("param_scalar"), "number": word("param_number"),
+                 "list": word("param_list")}
+        raise ref.error("param", expect("policy_param_kind", kind=words[kind]), param)
+    return str(param)
+
+
+def parse_comparison(sec: Section, params: Mapping[str, Any] | None = None) -> Comparison:
+    params = params or {}
     given = [op for op in COMPARISONS if sec.has(op)]
     if not given or (len(given) > 1 and set(given) != {"min", "max"}):
         raise sec.error("", expect("one_comparison", choices=list(COMPARISONS)), given or None)
@@ -253,8 +305,16 @@ def parse_comparison(sec: Section) -> Comparison:
                              "insensitive") == "insensitive"
     op = given[0]
     if op == "equals":
+        ref = _ref(sec, "equals", params, "scalar")
+        if ref is not None:
+            return Comparison("equals", (str(params[ref]),), ignore_case=ignore_case,
+                              refs=(("expected", ref),))
         return Comparison("equals", (_scalar(sec, "equals"),), ignore_case=ignore_case)
     if op == "one_of":
+        ref = _ref(sec, "one_of", params, "list")
+        if ref is not None:
+            return Comparison("one_of", tuple(params[ref]), ignore_case=ignore_case,
+                              refs=(("expected", ref),))
         values = sec.raw("one_of")
         if not isinstance(values, list) or not values:
             raise sec.error("one_of", expect("policy_values"), values)
@@ -264,7 +324,18 @@ def parse_comparison(sec: Section) -> Comparison:
                           ignore_case=ignore_case)
     if op == "present":
         return Comparison("present", present=sec.bool("present"))
-    return Comparison("range", minimum=sec.number("min", None), maximum=sec.number("max", None))
+    bounds: dict[str, Any] = {}
+    refs: list[tuple[str, str]] = []
+    for key, name in (("min", "minimum"), ("max", "maximum")):
+        if not sec.has(key):
+            continue
+        ref = _ref(sec, key, params, "number")
+        if ref is not None:
+            bounds[name] = params[ref]
+            refs.append((name, ref))
+        else:
+            bounds[name] = sec.number(key)
+    return Comparison("range", refs=tuple(refs), **bounds)
 
 
 # Paths
@@ -810,6 +881,7 @@ class Command(Leaf):
 class ParseContext:
     source: str
     commands: dict[str, CommandSpec]
+    params: Mapping[str, Any] = field(default_factory=dict)  # the check's, with defaults
     leaves: int = 0
 
 
@@ -862,13 +934,13 @@ def _leaf(kind: str, sec: Section, ctx: ParseContext, prefix: str) -> Leaf:
         key = sec.str("key")
         syntax = parse_format(sec)
         default = _scalar(sec, "default") if sec.has("default") else None
-        leaf = Setting(paths, key, parse_comparison(sec), syntax, default, _max_bytes(sec),
-                       prefix)
+        leaf = Setting(paths, key, parse_comparison(sec, ctx.params), syntax, default,
+                       _max_bytes(sec), prefix)
     elif kind == "sysctl":
         key = sec.str("key")
         if not SYSCTL_KEY.match(key) or ".." in key:
             raise sec.error("key", expect("sysctl_key"), key)
-        leaf = Sysctl(key, parse_comparison(sec), prefix)
+        leaf = Sysctl(key, parse_comparison(sec, ctx.params), prefix)
     elif kind == "package":
         name = sec.str("name")
         if not PACKAGE_NAME.match(name):
@@ -900,7 +972,7 @@ def _leaf(kind: str, sec: Section, ctx: ParseContext, prefix: str) -> Leaf:
         syntax = SettingsFormat()
         if key is not None:
             syntax = parse_format(sec)
-            comparison = parse_comparison(sec)
+            comparison = parse_comparison(sec, ctx.params)
         elif any(sec.has(op) for op in COMPARISONS if op != "equals"):
             raise sec.error("key", expect("required"))
         matches = parse_regex(sec, "matches") if sec.has("matches") else None

@@ -2,8 +2,10 @@
 the key.
 
 A policy file is written like a family's metadata in rules/checks (`family`, `category`,
-`checks: {id: {severity, title, rationale, remediation, messages}}`), and each check adds its
-`condition` (sentinelle.policies.conditions) and, optionally, `on_fail: warn`. Its messages
+`checks: {id: {severity, title, rationale, remediation, messages, params}}`), and each check
+adds its `condition` (sentinelle.policies.conditions) and, optionally, `on_fail: warn`. Its
+`params` are defaults that its comparisons name (`max: {param: max_days}`) and that the agent
+config (or the collector's policy) may override, as a Python check's. Its messages
 are the cases `pass` and `fail`, catalog entries `<id>.pass` and `<id>.fail` rendered with the
 arguments its conditions give; they may use no other argument.
 
@@ -28,7 +30,12 @@ from sentinelle.errors import ConfigError, expect, problem
 from sentinelle.i18n import Catalog
 from sentinelle.model import Status
 from sentinelle.policies.commands import COMMANDS_FILE, CommandSpec, load_commands
-from sentinelle.policies.conditions import Condition, ParseContext, parse_condition
+from sentinelle.policies.conditions import (
+    Comparison,
+    Condition,
+    ParseContext,
+    parse_condition,
+)
 from sentinelle.validation import Section, key_line, load_yaml_file
 
 if TYPE_CHECKING:
@@ -37,6 +44,7 @@ if TYPE_CHECKING:
 POLICIES_DIR = "policies"
 # sentinelle.checks.base.CHECK_ID, not imported: that would import every Python check.
 CHECK_ID = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+PARAM = re.compile(r"^[a-z][a-z0-9_]*$")
 CASES = ("pass", "fail")
 
 
@@ -117,18 +125,29 @@ def load_policy_file(
         _check_cases(sec, messages)
         meta = read_check_meta(sec, check_id, family, category, anssi, catalog,
                                anssi_read=allowed is not None)
-        if meta.params:
-            raise sec.error("params", problem("policy_params"))
+        params = Section(src, sec.key("params"), meta.params, sec.line_of("params"))
+        for name in params.data:
+            if not PARAM.match(str(name)):
+                raise params.error(str(name), expect("lowercase_name"), name)
         on_fail = Status(sec.choice("on_fail", ("fail", "warn"), "fail"))
-        ctx = ParseContext(src, dict(commands))
+        ctx = ParseContext(src, dict(commands), dict(meta.params))
         condition = parse_condition(sec.raw("condition"), src, sec.key("condition"),
                                     sec.line_of("condition"), ctx)
+        used = {ref for leaf in condition.leaves() for ref in _refs(leaf)}
+        for name in params.data:
+            if name not in used:
+                raise params.error(str(name), problem("policy_param_unused"))
         _check_arguments(sec, meta, condition, catalog)
         sec.done()
         out[check_id] = Policy(meta, condition, on_fail)
     checks.done()
     top.done()
     return out
+
+
+def _refs(leaf: object) -> list[str]:
+    comparison = getattr(leaf, "comparison", None)
+    return [param for _, param in comparison.refs] if isinstance(comparison, Comparison) else []
 
 
 def _own_measures(sec: Section, allowed: set[int]) -> list[int]:

@@ -138,7 +138,8 @@ def test_too_many_conditions(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("extra", "key", "needle", "words"), [
     ("    severty: high\n", "severty", "severty", "unknown key"),
     ("    on_fail: error\n", "on_fail", "on_fail", "one of fail, warn"),
-    ("    params: {max: 1}\n", "params", "params", "no parameters"),
+    ("    params: {max: 1}\n", "params.max", "params", "a parameter no condition"),
+    ("    params: {Max: 1}\n", "params.Max", "params", "lower-case name"),
     ("    anssi: [99]\n", "anssi", "anssi", "measure numbers from 1 to 42"),
 ])
 def test_broken_metadata(tmp_path: Path, extra: str, key: str, needle: str, words: str) -> None:
