@@ -54,7 +54,7 @@ def test_defaults_then_the_configs_overrides(tmp_path: Path) -> None:
 
 
 def test_an_override_is_checked_against_the_defaults_type(tmp_path: Path) -> None:
-    directory, root, config = setup_files(
+    directory, _root, config = setup_files(
         tmp_path, "checks:\n  essai.mots_de_passe:\n    max_days: beaucoup\n")
     with pytest.raises(ConfigError) as err:
         build_setup(config, extra_policy_dirs=[directory])
