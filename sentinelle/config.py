@@ -88,6 +88,9 @@ class Config:
     ports: PortSettings = PortSettings()
     push: PushSettings = PushSettings()
     rules_dir: str | None = None
+    # Directories of declarative checks (docs/policy.md) added to rules/policies; a relative
+    # one is relative to the config file's directory.
+    policy_dirs: tuple[str, ...] = ()
 
     def check_enabled(self, check_id: str) -> bool:
         family = check_id.split(".", 1)[0]
@@ -260,8 +263,12 @@ def parse_config(data: Any, source: str, known_params: KnownParams | None = None
     ports = _ports(top.section("ports"))
     push = _push(top.section("push"))
     rules_dir = top.str("rules_dir", None)
+    policies = top.section("policies")
+    base = Path(source).parent
+    policy_dirs = tuple(str(base / d) for d in policies.str_list("directories", []))
+    policies.done()
     top.done()
-    return Config(source, agent, checks, backups, ports, push, rules_dir)
+    return Config(source, agent, checks, backups, ports, push, rules_dir, policy_dirs)
 
 
 def load_config(path: str | Path | None, known_params: KnownParams | None = None) -> Config:

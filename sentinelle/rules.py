@@ -73,6 +73,9 @@ class RuleSet:
     scoring: dict[str, Any]
     catalog: Catalog = field(default_factory=Catalog)
     frameworks: dict[str, Framework] = field(default_factory=dict)
+    # The declarative checks (sentinelle.policies.loader.Policy by id); their metadata is in
+    # `checks` too.
+    policies: dict[str, Any] = field(default_factory=dict)
 
     def data(self, name: str) -> Any:
         """A reference table such as `risky_ports` or `os_support` (rules/NAME.yaml)."""
@@ -97,62 +100,83 @@ def _load_family(
         sec = checks_section.section(str(check_id))
         if not str(check_id).startswith(family + "."):
             raise sec.error("", expect("check_id_in_family", family=family), check_id)
-        severity = sec.choice("severity", tuple(s.value for s in Severity))
-        if sec.has("anssi"):
-            raise sec.error("anssi", problem("anssi_in_framework"))
         anssi = sorted((anssi_of or {}).get(str(check_id), ()))
-        # Kept as read (a LineDict): a bad default names its line when the check is built.
-        params = sec.raw("params", None)
-        if params is None:
-            params = located({}, sec.line_of("params"))
-        if not isinstance(params, dict):
-            raise sec.error("params", expect("thresholds"), params)
-        # The sentences of its findings, beside its metadata: `messages: {case: {fr:, en:}}`
-        # become catalog entries "<check id>.<case>"; the remediation is one too.
-        messages = sec.raw("messages", {}) or {}
-        if not isinstance(messages, dict):
-            raise sec.error("messages", expect("case_messages"), messages)
-        remediation = _texts(sec, "remediation")
-        ids: list[str] = []
-        entries = [(f"{check_id}.{case}", text) for case, text in messages.items()]
-        entries.append((f"{check_id}.remediation", remediation))
-        for msg_id, text in entries:
-            try:
-                message = parse_message(msg_id, text, src)
-                if catalog is not None:
-                    catalog.add(message)
-            except MessageError as exc:
-                case = msg_id.rsplit(".", 1)[1]
-                line = key_line(messages, case) or sec.line_of("messages")
-                if msg_id == f"{check_id}.remediation" and case not in messages:
-                    case, line = "remediation", sec.line_of("remediation")
-                else:
-                    case = "messages." + case
-                raise ConfigError(src, sec.key(case), expect("valid_message"), str(exc),
-                                  line=line) from exc
-            ids.append(msg_id)
-        metas[str(check_id)] = CheckMeta(
-            id=str(check_id),
-            family=family,
-            category=category,
-            severity=Severity(severity),
-            anssi=tuple(anssi),
-            title=_texts(sec, "title"),
-            rationale=_texts(sec, "rationale"),
-            remediation=remediation,
-            params=params if isinstance(params, LineDict) else dict(params),
-            source=src,
-            messages=tuple(ids),
-            line=sec.line,
-        )
+        metas[str(check_id)] = read_check_meta(sec, str(check_id), family, category, anssi,
+                                               catalog)
         sec.done()
     checks_section.done()
     top.done()
     return metas
 
 
+def read_check_meta(
+    sec: Section,
+    check_id: str,
+    family: str,
+    category: dict[str, str],
+    anssi: Sequence[int],
+    catalog: Catalog | None = None,
+    *,
+    anssi_read: bool = False,
+) -> CheckMeta:
+    """One check's metadata as written under `checks:` (rules/checks, rules/policies): its
+    messages and remediation go into `catalog`. The caller calls `sec.done()` once it has
+    read its own keys too (a policy's condition). `anssi_read`: the caller read the check's
+    own `anssi:` (policies from outside the rules directory); otherwise it is refused, the
+    framework naming the check instead."""
+    src = sec.source
+    severity = sec.choice("severity", tuple(s.value for s in Severity))
+    if sec.has("anssi") and not anssi_read:
+        raise sec.error("anssi", problem("anssi_in_framework"))
+    # Kept as read (a LineDict): a bad default names its line when the check is built.
+    params = sec.raw("params", None)
+    if params is None:
+        params = located({}, sec.line_of("params"))
+    if not isinstance(params, dict):
+        raise sec.error("params", expect("thresholds"), params)
+    # The sentences of its findings, beside its metadata: `messages: {case: {fr:, en:}}`
+    # become catalog entries "<check id>.<case>"; the remediation is one too.
+    messages = sec.raw("messages", {}) or {}
+    if not isinstance(messages, dict):
+        raise sec.error("messages", expect("case_messages"), messages)
+    remediation = _texts(sec, "remediation")
+    ids: list[str] = []
+    entries = [(f"{check_id}.{case}", text) for case, text in messages.items()]
+    entries.append((f"{check_id}.remediation", remediation))
+    for msg_id, text in entries:
+        try:
+            message = parse_message(msg_id, text, src)
+            if catalog is not None:
+                catalog.add(message)
+        except MessageError as exc:
+            case = msg_id.rsplit(".", 1)[1]
+            line = key_line(messages, case) or sec.line_of("messages")
+            if msg_id == f"{check_id}.remediation" and case not in messages:
+                case, line = "remediation", sec.line_of("remediation")
+            else:
+                case = "messages." + case
+            raise ConfigError(src, sec.key(case), expect("valid_message"), str(exc),
+                              line=line) from exc
+        ids.append(msg_id)
+    return CheckMeta(
+        id=check_id,
+        family=family,
+        category=category,
+        severity=Severity(severity),
+        anssi=tuple(sorted(anssi)),
+        title=_texts(sec, "title"),
+        rationale=_texts(sec, "rationale"),
+        remediation=remediation,
+        params=params if isinstance(params, LineDict) else dict(params),
+        source=src,
+        messages=tuple(ids),
+        line=sec.line,
+    )
+
+
 def load_rules(directory: Path | None = None) -> RuleSet:
-    """Load and validate every check metadata file and the scoring weights."""
+    """Load and validate every check metadata file, the declarative checks of `policies/`
+    and the scoring weights."""
     directory = directory or default_rules_dir()
     checks_dir = directory / "checks"
     if not checks_dir.is_dir():
@@ -170,6 +194,10 @@ def load_rules(directory: Path | None = None) -> RuleSet:
                 raise ConfigError(str(path), f"checks.{check_id}", expect("check_defined_once"),
                                   line=meta.line)
             metas[check_id] = meta
+    from sentinelle.policies.loader import load_rules_dir_policies
+
+    policies = load_rules_dir_policies(directory, catalog, metas, anssi_of)
+    metas.update({check_id: policy.meta for check_id, policy in policies.items()})
     scoring = load_yaml_file(directory / "scoring.yaml")
     for index, measure in enumerate(anssi.measures):
         unknown = [check_id for check_id in measure.checks if check_id not in metas]
@@ -177,7 +205,7 @@ def load_rules(directory: Path | None = None) -> RuleSet:
             raise ConfigError(anssi.source, f"measures[{index}].checks",
                               expect("known_check_ids"), unknown, line=measure.checks_line)
     return RuleSet(directory=directory, checks=metas, scoring=scoring, catalog=catalog,
-                   frameworks={anssi.name: anssi})
+                   frameworks={anssi.name: anssi}, policies=policies)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from sentinelle.facts import host_facts
 from sentinelle.host import Host
 from sentinelle.model import CheckRun, Finding, Report, Status, Waiver, worst_status
 from sentinelle.params import ParamSpec, build_params, inferred_specs, specs_of
+from sentinelle.policies.check import policy_check
+from sentinelle.policies.loader import add_policy_dirs
 from sentinelle.rules import RuleSet, load_rules
 from sentinelle.scoring import ScoringPolicy, score_findings
 from sentinelle.syndicate import ServedPolicy, merged_config
@@ -44,7 +46,8 @@ class Setup:
 
 def known_params(rules: RuleSet) -> dict[str, dict[str, ParamSpec]]:
     """The parameters each check declares (its Params), for validating config overrides; a
-    check with metadata but no code yet is known by its defaults' types."""
+    check with metadata but no code yet (or a declarative one) is known by its defaults'
+    types."""
     reg = registry()
     return {
         cid: specs_of(reg[cid].Params) if cid in reg else inferred_specs(meta.params)
@@ -52,23 +55,44 @@ def known_params(rules: RuleSet) -> dict[str, dict[str, ParamSpec]]:
     }
 
 
+def load_rules_and_config(
+    config_path: str | Path | None = None,
+    rules_dir: Path | None = None,
+    extra_policy_dirs: Sequence[str | Path] = (),
+) -> tuple[RuleSet, Config]:
+    """The rules (with the declarative checks of the config's `policies.directories` and of
+    `extra_policy_dirs`) and the config, its check overrides validated against them all."""
+    if config_path is None:
+        rules = add_policy_dirs(load_rules(rules_dir), extra_policy_dirs)
+        return rules, load_config(None)
+    # The config names directories of checks that its `checks:` section may name: read once
+    # for its directories (its check names unchecked), then against every check.
+    first = load_config(config_path)
+    rules = load_rules(rules_dir if rules_dir or not first.rules_dir else Path(first.rules_dir))
+    rules = add_policy_dirs(rules, [*first.policy_dirs, *extra_policy_dirs])
+    return rules, load_config(config_path, known_params(rules))
+
+
 def build_setup(
     config_path: str | Path | None = None,
     only: Sequence[str] = (),
     rules_dir: Path | None = None,
     served: ServedPolicy | None = None,
+    *,
+    extra_policy_dirs: Sequence[str | Path] = (),
 ) -> Setup:
-    """Load rules and config and instantiate the enabled checks (`only` selects ids or families);
-    `served`: the syndicate's policy for this agent, under the local config
+    """Load rules and config and instantiate the enabled checks (`only` selects ids or
+    families): the Python checks, then the declarative ones (rules/policies, the config's
+    `policies.directories`, then `extra_policy_dirs`, such as the policy files the collector
+    serves). `served`: the syndicate's policy for this agent, under the local config
     (sentinelle.syndicate)."""
-    rules = load_rules(rules_dir)
-    config = load_config(config_path, known_params(rules))
-    if config.rules_dir and rules_dir is None:
-        rules = load_rules(Path(config.rules_dir))
+    rules, config = load_rules_and_config(config_path, rules_dir, extra_policy_dirs)
     if served is not None:
         config = merged_config(config, served, known_params(rules))
     scoring = ScoringPolicy.from_data(rules.scoring, str(rules.directory / "scoring.yaml"))
-    reg = registry()
+    reg: dict[str, type[Check]] = dict(registry())
+    for check_id, policy in rules.policies.items():
+        reg.setdefault(check_id, policy_check(policy))
     for wanted in only:
         if wanted not in reg and not any(cid.startswith(wanted + ".") for cid in reg):
             raise ConfigError("--only", "--only", expect("known_check"), wanted)

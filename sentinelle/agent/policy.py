@@ -26,6 +26,7 @@ from sentinelle.syndicate import ServedPolicy, ServedPolicyError, parse_served
 log = logging.getLogger("sentinelle.agent.policy")
 POLICY_FILE = "policy.json"
 POLICY_PATH = "/api/v1/policy"
+POLICY_FILES_DIR = "policies"  # the served declarative policy files, under the state dir
 MAX_POLICY_BYTES = 4 << 20
 
 
@@ -122,11 +123,29 @@ class PolicyApplier:
 
     def _apply(self, policy: ServedPolicy) -> None:
         try:
-            self.setup = build_setup(self.config_path, served=policy)
-        except SentinelleError as exc:
+            directories = self._write_files(policy)
+            self.setup = build_setup(self.config_path, served=policy,
+                                     extra_policy_dirs=directories)
+        except (SentinelleError, OSError) as exc:
             self.refused = policy.version
             log.error("policy %s cannot be applied (%s); the previous settings stay",
                       policy.version, exc)
+
+
+    def _write_files(self, policy: ServedPolicy) -> list[Path]:
+        """The syndicate's declarative policy files, written where the loader reads them
+        (`<state_dir>/policies`, only these: a file the policy no longer has is removed)."""
+        directory = self.fetcher.state_dir / POLICY_FILES_DIR
+        if not policy.files and not directory.exists():
+            return []
+        directory.mkdir(mode=0o750, exist_ok=True)
+        wanted = {f.name for f in policy.files}
+        for stale in directory.glob("*.yaml"):
+            if stale.name not in wanted:
+                stale.unlink()
+        for f in policy.files:
+            atomic_write(directory / f.name, f.content.encode())
+        return [directory] if policy.files else []
 
 
 def policy_applier(config_path: str | Path | None, setup: Setup) -> PolicyApplier:

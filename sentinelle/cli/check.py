@@ -49,6 +49,7 @@ def register(subparsers: Subparsers) -> None:
     )
 
     catalog = command(subparsers, "checks", run_checks, help=helptext("cli.help.checks"))
+    add_config(catalog)
     catalog.add_argument("--lang", choices=("fr", "en"),
                          help=helptext("cli.help.checks.lang"))
     catalog.add_argument("--format", choices=("table", "json"), default="table",
@@ -92,17 +93,25 @@ def run_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_checks(args: argparse.Namespace) -> int:
+def runnable(rules: RuleSet) -> list[str]:
+    """The ids of the checks that can run: the registered Python checks and the declarative
+    ones, sorted."""
     from sentinelle.checks.base import registry
-    from sentinelle.console import default_lang
-    from sentinelle.rules import load_rules
 
-    rules = load_rules()
+    return sorted({*registry(), *rules.policies})
+
+
+def run_checks(args: argparse.Namespace) -> int:
+    from sentinelle.console import default_lang
+    from sentinelle.runner import load_rules_and_config
+
+    # The config's policy directories add their declarative checks to the catalog.
+    rules, _ = load_rules_and_config(args.config)
     lang = args.lang or default_lang()
     if args.framework:
         return print_framework(rules, args.framework, lang, args.format)
     rows = []
-    for check_id in registry():
+    for check_id in runnable(rules):
         meta = rules.checks[check_id]
         rows.append(
             {
@@ -110,6 +119,8 @@ def run_checks(args: argparse.Namespace) -> int:
                 "severity": meta.severity.value,
                 "anssi": list(meta.anssi),
                 "title": meta.title[lang],
+                "kind": "policy" if check_id in rules.policies else "python",
+                "source": meta.source,
             }
         )
     if args.format == "json":
@@ -131,10 +142,8 @@ def run_checks(args: argparse.Namespace) -> int:
 
 def print_framework(rules: RuleSet, name: str, lang: str, fmt: str) -> int:
     """Each measure of the framework, whether checks give automated evidence for it, which."""
-    from sentinelle.checks.base import registry
-
     framework = rules.frameworks[name]
-    registered = set(registry())
+    registered = set(runnable(rules))
     say = rules.catalog.render
     rows = [
         {

@@ -89,6 +89,7 @@ def read_policy_file(path: Path, known: KnownParams) -> dict[str, Any]:
     if len(names) > MAX_POLICY_FILES:
         raise top.error("policies", problem("too_many_policy_files", limit=MAX_POLICY_FILES))
     files = []
+    validate_policy_files([(path.parent / name).resolve() for name in names])
     for name in names:
         file = (path.parent / name).resolve()
         if not POLICY_FILE_NAME.match(file.name):
@@ -103,6 +104,28 @@ def read_policy_file(path: Path, known: KnownParams) -> dict[str, Any]:
                                                 limit=MAX_POLICY_FILE_BYTES), name)
         files.append({"name": file.name, "content": content})
     return {"checks": _plain(checks_data), "policies": files}
+
+
+def validate_policy_files(paths: list[Path]) -> None:
+    """Load each declarative policy file as an agent will (its checks, sentences, conditions,
+    allowed commands): a broken one is refused here, naming its own file, line and key."""
+    from sentinelle.i18n import Catalog
+    from sentinelle.policies.commands import COMMANDS_FILE, load_commands
+    from sentinelle.policies.loader import load_policy_file
+    from sentinelle.rules import load_rules
+
+    rules = load_rules()
+    commands = load_commands(rules.directory / COMMANDS_FILE)
+    catalog = Catalog(list(rules.catalog))
+    known = dict(rules.checks)
+    framework = rules.frameworks.get("anssi")
+    measures = [m.id for m in framework.measures] if framework else list(range(1, 43))
+    for path in paths:
+        if not path.is_file():
+            continue  # said by the caller, with the file's name
+        found = load_policy_file(path, commands=commands, catalog=catalog, known=known,
+                                 measures=measures)
+        known.update({k: policy.meta for k, policy in found.items()})
 
 
 def _plain(value: Any) -> Any:

@@ -106,3 +106,18 @@ def test_a_waiver_names_a_known_check_and_ends_within_a_year() -> None:
     with pytest.raises(ConfigError):
         new_waiver("ports.risky_services", "commune:1", "r", "Alice",
                    f"{today.year + 1}-01-01", today)
+
+
+def test_a_broken_policy_file_is_refused_at_the_socs_desk(tmp_path: Path) -> None:
+    from sentinelle.collector.policy import read_policy_file
+    from sentinelle.rules import load_rules
+    from sentinelle.runner import known_params
+
+    (tmp_path / "bad.yaml").write_text(
+        "family: syndicat\ncategory: {fr: a, en: b}\nchecks:\n  syndicat.x:\n"
+        "    severity: high\n    condition:\n      command: {name: rm, args: ['-rf', '/']}\n")
+    scope = tmp_path / "scope.yaml"
+    scope.write_text("policies: [bad.yaml]\n")
+    with pytest.raises(ConfigError) as err:
+        read_policy_file(scope, known_params(load_rules()))
+    assert "bad.yaml" in err.value.render("en")

@@ -38,6 +38,23 @@ from tests.e2e.fleet import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RDP_PORT = 3389
+RDP_POLICY = """\
+family: syndicat
+category: {fr: "Règles du syndicat", en: "Syndicate rules"}
+checks:
+  syndicat.rdp_closed:
+    severity: high
+    anssi: [21]
+    title: {fr: "Bureau à distance fermé", en: "Remote desktop closed"}
+    rationale: {fr: "Le bureau à distance est la porte d'entrée des rançongiciels.",
+                en: "Remote desktop is the ransomware gangs' way in."}
+    remediation: {fr: "Fermez le port {port}.", en: "Close port {port}."}
+    messages:
+      pass: {fr: "Rien n'écoute sur le port {port}.", en: "Nothing listens on port {port}."}
+      fail: {fr: "Le port {port} écoute.", en: "Port {port} listens."}
+    condition:
+      port: {port: 3389, listening: false}
+"""
 
 
 def sentinelle(*args: str) -> str:
@@ -119,6 +136,10 @@ def test_waivers_and_commune_policy_reach_the_right_agents(
     soc = ("collector", "--config", str(soc_config))
     strict = tmp_path / "strict-backups.yaml"
     strict.write_text("checks:\n  backups.freshness:\n    max_age_hours: 12\n")
+    # A declarative check the syndicate adds for the whole fleet: the RDP port closed.
+    (tmp_path / "syndicat.yaml").write_text(RDP_POLICY)
+    fleet_policy = tmp_path / "fleet.yaml"
+    fleet_policy.write_text("policies: [syndicat.yaml]\n")
     with EmbeddedCollector(settings) as collector:
         collector.store.upsert_commune(Commune("01001", "L'Abergement-Clémenciat", "01", 767))
         collector.store.upsert_commune(Commune("01004", "Ambérieu-en-Bugey", "01", 14_514))
@@ -158,7 +179,17 @@ def test_waivers_and_commune_policy_reach_the_right_agents(
         assert all(f.waiver is None for f in finding(unchanged, "ports.risky_services"))
         assert finding(unchanged, "backups.freshness")[0].status.value == "pass"
 
+        # A declarative policy file for the whole fleet: every agent runs it at its next cycle.
+        sentinelle(*soc, "policy", "set", "--scope", "fleet", "--file", str(fleet_policy),
+                   "--by", "Alice (SOC)")
+        held = {}
+        for town_hall in (srv, other):
+            held[town_hall] = town_hall.cycle()
+            ran = finding(held[town_hall], "syndicat.rdp_closed")
+            assert ran and ran[0].status.value == "fail", ran  # the test's RDP port listens
+
         late = pc.cycle()  # offline when the policy was set: applies it at its next cycle
+        assert finding(late, "syndicat.rdp_closed")[0].status.value == "fail"
         assert finding(late, "backups.freshness")[0].status.value == "fail"
         assert all(f.waiver is None for f in finding(late, "ports.risky_services"))  # host's
 
@@ -201,4 +232,5 @@ def test_waivers_and_commune_policy_reach_the_right_agents(
     offline = srv.cycle(pushed=False)
     assert all(f.waiver is not None for f in finding(offline, "ports.risky_services", "rdp"))
     assert finding(offline, "backups.freshness")[0].status.value == "fail"
-    assert offline.policy_version == after.policy_version
+    assert offline.policy_version == held[srv].policy_version
+    assert finding(offline, "syndicat.rdp_closed")  # the served policy file, from its cache
