@@ -10,6 +10,7 @@ import pytest
 from sentinelle.checks.base import registry
 from sentinelle.cli import main
 from sentinelle.model import SCHEMA_VERSION
+from sentinelle.rules import load_rules
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -22,7 +23,10 @@ def test_catalog_lists_every_check(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "checks", "--format", "json")
     assert code == 0
     rows = json.loads(out)
-    assert [r["id"] for r in rows] == list(registry())
+    # The Python checks and the declarative ones of rules/policies, by id.
+    ids = [r["id"] for r in rows]
+    assert ids == sorted(ids)
+    assert set(ids) == set(registry()) | set(load_rules().policies)
     assert all(r["severity"] and r["title"] for r in rows)
     code, out, _ = run(capsys, "checks", "--lang", "fr")
     assert "patching.pending_updates" in out and "ANSSI" in out and "GRAVITÉ" in out
