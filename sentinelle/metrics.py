@@ -20,9 +20,9 @@ from prometheus_client.core import (
 
 from sentinelle.i18n import DEFAULT_LANG, parse_message
 from sentinelle.model import Report, Severity, Status
+from sentinelle.waivers import EXPIRED_MESSAGE
 
 PREFIX = "sentinelle_"
-EXPIRED_WAIVER_MESSAGE = "waiver.expired"  # sentinelle.waivers: a waiver that ended
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ def reports_metrics(
                 waived_by_check[f.check] = waived_by_check.get(f.check, 0) + 1
                 # The end of the waiver's last day, UTC.
                 expiries[(f.check, f.waiver.id)] = _ts(f.waiver.expires + "T23:59:59Z")
-            elif f.message == EXPIRED_WAIVER_MESSAGE:
+            elif f.message == EXPIRED_MESSAGE:
                 expired_by_check[f.check] = expired_by_check.get(f.check, 0) + 1
         for check, count in waived_by_check.items():
             waived.add_metric([*base, check], count)

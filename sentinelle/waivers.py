@@ -25,7 +25,6 @@ MAX_WAIVER_DAYS = 366  # "at most a year": a leap year's worth
 SCOPE_PATTERN = re.compile(
     r"^(fleet|departement:[0-9AB]{2,3}|commune:[0-9AB]{5}|host:[A-Za-z0-9_.:-]{1,64})\Z"
 )
-WAIVER_ID_PATTERN = re.compile(r"^wvr_[0-9a-f]{8,32}\Z")
 EXPIRED_MESSAGE = "waiver.expired"
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from collections.abc import Collection, Iterable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -145,9 +145,12 @@ def new_waiver(
     expires: str,
     today: date,
     key: str | None = None,
+    known_checks: Collection[str] | None = None,
 ) -> Waiver:
-    """A waiver as the SOC asks for it, its expiry checked: required, not past, at most a year
-    away; ConfigError otherwise."""
+    """A waiver as the SOC asks for it: a check of `known_checks` (when given), a scope, an
+    expiry that is required, not past and at most a year away; ConfigError otherwise."""
+    if known_checks is not None and check not in known_checks:
+        raise ConfigError("waiver add", "--check", expect("known_check"), check)
     check_scope(scope)
     try:
         day = expiry_date(expires)
@@ -170,6 +173,3 @@ def expiring(records: Iterable[WaiverRecord], today: date, days: int) -> list[Wa
         if r.revoked_at is None and (expiry_date(r.waiver.expires) - today).days <= days
     ]
 
-
-def record_of(waiver: Waiver, who: str, now: datetime) -> WaiverRecord:
-    return WaiverRecord(waiver, now, who)

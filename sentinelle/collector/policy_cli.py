@@ -15,9 +15,8 @@ from sentinelle.collector.policy import (
     expiring,
     new_waiver,
     read_policy_file,
-    record_of,
 )
-from sentinelle.collector.records import PolicyRecord
+from sentinelle.collector.records import PolicyRecord, WaiverRecord
 from sentinelle.collector.store import Store
 from sentinelle.errors import ConfigError, expect
 from sentinelle.rules import load_rules
@@ -67,11 +66,9 @@ def manage_waivers(store: Store, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     cmd = args.waiver_command
     if cmd == "add":
-        if args.check not in known_params(load_rules()):
-            raise ConfigError("waiver add", "--check", expect("known_check"), args.check)
         waiver = new_waiver(args.check, args.scope, args.reason, args.by, args.expires,
-                            now.date(), args.key)
-        store.add_waiver(record_of(waiver, args.by, now))
+                            now.date(), args.key, known_checks=known_params(load_rules()))
+        store.add_waiver(WaiverRecord(waiver, now, args.by))
         print(waiver.id)
         print(say("cli.collector.waiver_added", waiver=waiver.id, check=waiver.check,
                   scope=waiver.scope, until=waiver.expires), flush=True)

@@ -13,8 +13,8 @@ import pytest
 from sentinelle.agent.enroll import Credentials
 from sentinelle.agent.policy import POLICY_FILE, PolicyFetcher, load_cached
 from sentinelle.collector import server
-from sentinelle.collector.policy import new_waiver, record_of
-from sentinelle.collector.records import PolicyRecord
+from sentinelle.collector.policy import new_waiver
+from sentinelle.collector.records import PolicyRecord, WaiverRecord
 from sentinelle.errors import ConfigError
 from sentinelle.syndicate import ServedPolicyError, parse_served
 from tests.collector.harness import auth, request, running_collector
@@ -38,7 +38,7 @@ def test_each_agent_gets_its_scopes_and_a_304_when_unchanged(
         c.store.set_policy(PolicyRecord("commune:01001", STRICT, now, "Alice"))
         w = new_waiver("ports.risky_services", f"host:{mine['agent_id']}", "VPN", "Alice",
                        (now + timedelta(days=60)).strftime("%F"), now.date(), "rdp")
-        c.store.add_waiver(record_of(w, "Alice", now))
+        c.store.add_waiver(WaiverRecord(w, now, "Alice"))
         status, body, headers = request(c.url + "/api/v1/policy", headers=auth(mine))
         assert status == 200, body
         served = parse_served(body)
@@ -103,6 +103,10 @@ def test_a_waiver_names_a_known_check_and_ends_within_a_year() -> None:
     with pytest.raises(ConfigError) as err:
         new_waiver("ports.risky_services", "commune:01001", "r", "Alice", "2099-01-01", today)
     assert err.value.key == "--expires"
+    with pytest.raises(ConfigError) as err:
+        new_waiver("ports.no_such_check", "commune:01001", "r", "Alice",
+                   f"{today.year + 1}-01-01", today, known_checks={"ports.risky_services"})
+    assert err.value.key == "--check"
     with pytest.raises(ConfigError):
         new_waiver("ports.risky_services", "commune:1", "r", "Alice",
                    f"{today.year + 1}-01-01", today)

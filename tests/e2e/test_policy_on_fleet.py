@@ -27,8 +27,7 @@ from sentinelle.agent.policy import policy_applier
 from sentinelle.agent.push import build_pusher
 from sentinelle.collector import server
 from sentinelle.collector.embedded import EmbeddedCollector
-from sentinelle.collector.policy import record_of
-from sentinelle.collector.records import Commune, EnrollmentToken
+from sentinelle.collector.records import Commune, EnrollmentToken, WaiverRecord
 from sentinelle.collector.secrets import digest, new_secret, new_token_id
 from sentinelle.collector.settings import CollectorSettings
 from sentinelle.model import Report, Waiver
@@ -204,7 +203,7 @@ def test_waivers_and_commune_policy_reach_the_right_agents(
         now = datetime.now(UTC)
         ended = Waiver("wvr_00000000dead", "ports.risky_services", f"host:{pc.agent_id}",
                        "Essai", "Bob (SOC)", (now - timedelta(days=1)).strftime("%F"), "rdp")
-        collector.store.add_waiver(record_of(ended, "Bob (SOC)", now - timedelta(days=30)))
+        collector.store.add_waiver(WaiverRecord(ended, now - timedelta(days=30), "Bob (SOC)"))
         expired = pc.cycle()
         assert finding(expired, "ports.risky_services", "rdp")[0].waiver is None
         assert any(f.message == "waiver.expired" for f in expired.results)
