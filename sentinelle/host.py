@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,13 @@ from sentinelle.errors import CommandError, CommandNotFound, CommandTimeout
 DEFAULT_COMMAND_TIMEOUT = 30.0
 # Commands run with a fixed, minimal environment: C locale so outputs parse the same everywhere.
 _BASE_ENV = {"LC_ALL": "C", "LANG": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+# The operating systems a check can be written for (Check.platforms, Host.platform).
+PLATFORMS = frozenset({"linux", "windows"})
+
+
+def this_platform() -> str:
+    """The platform of the machine the agent runs on."""
+    return "windows" if sys.platform == "win32" else "linux"
 
 
 @dataclass(frozen=True)
@@ -81,10 +89,20 @@ class Host:
         root: str | Path = "/",
         runner: Runner = subprocess_runner,
         clock: Callable[[], datetime] | None = None,
+        platform: str | None = None,
     ) -> None:
+        """`platform`: "linux" or "windows", the inspected system's; by default this
+        machine's (a fixture tree of another system, or a replayed capture, says which)."""
         self.root = Path(root)
         self._runner = runner
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.platform = platform or this_platform()
+        if self.platform not in PLATFORMS:
+            raise ValueError(f"platform must be one of {sorted(PLATFORMS)}, got {self.platform!r}")
+
+    @property
+    def is_windows(self) -> bool:
+        return self.platform == "windows"
 
     @property
     def is_live(self) -> bool:

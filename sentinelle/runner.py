@@ -160,6 +160,8 @@ def run_checks(setup: Setup, host: Host) -> Report:
     runs: list[CheckRun] = []
     results: list[Finding] = []
     for check in setup.checks:
+        if host.platform not in check.platforms:
+            continue
         findings, duration = run_check(check, host, timeout)
         runs.append(CheckRun(check.id, worst_status([f.status for f in findings]), duration))
         results.extend(findings)

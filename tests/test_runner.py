@@ -121,3 +121,21 @@ def test_a_finding_names_only_declared_messages_with_typed_args(context: CheckCo
     with pytest.raises(TypeError, match="not a number, a string"):
         check.say(Status.PASS, "bad", {"when": object()})
     assert check.say(Status.PASS, "bad", {"names": ("a", "b")}).args == {"names": ["a", "b"]}
+
+
+class WindowsOnly(Good):
+    platforms = frozenset({"windows"})
+
+
+def test_a_check_runs_only_on_its_platforms(context: CheckContext, tmp_path: Path) -> None:
+    from sentinelle.runner import Setup, run_checks
+
+    rules = load_rules()
+    setup = Setup(rules, Config(), ScoringPolicy.from_data(rules.scoring, "scoring.yaml"),
+                  (WindowsOnly(META, {}, context),))
+    on_linux = run_checks(setup, Host(root=tmp_path, platform="linux"))
+    assert on_linux.checks == () and on_linux.results == ()
+    on_windows = run_checks(setup, Host(root=tmp_path, platform="windows"))
+    assert [f.status for f in on_windows.results] == [Status.FAIL]
+    with pytest.raises(ValueError, match="platform must be one of"):
+        Host(root=tmp_path, platform="macos")

@@ -42,6 +42,9 @@ class Check(ABC):
     # The check's parameters: a frozen dataclass of `param()` fields, defaults in rules/.
     Params: ClassVar[type[Any]] = NoParams
     params: Any  # an instance of Params (subclasses annotate `params: Params`)
+    # The systems the question is asked of: the runner does not run a check on a host of
+    # another platform (an sshd_config question means nothing on Windows; it is not a skip).
+    platforms: ClassVar[frozenset[str]] = frozenset({"linux", "windows"})
 
     def __init__(self, meta: CheckMeta, params: Any, context: CheckContext) -> None:
         """`params`: an instance of `Params`, or a mapping of every parameter's value
