@@ -18,6 +18,8 @@ from sentinelle.dashboards.panels import (
     copy_label,
     count_thresholds,
     datasource_variable,
+    families,
+    family_open_checks,
     grade_number,
     grade_number_mappings,
     grade_number_thresholds,
@@ -88,6 +90,16 @@ def build(rules: RuleSet, lang: str = LANG) -> db.Dashboard:
     dash.with_panel(stat_panel(
         *w.panel("commune.population"),
         [Q(f"sentinelle_commune_population{{{C}}}")], unit="none", width=3))
+
+    # One panel per family of checks: where the commune stands on SSH, accounts, firewall…
+    # at a glance, before the detail of the findings table below.
+    dash.with_row(db.Row(w("commune.row.families")))
+    for family, heading in families(rules).items():
+        dash.with_panel(stat_panel(
+            heading[w.lang], w("commune.family.description", family=family,
+                               heading=heading[w.lang]),
+            [Q(family_open_checks(family, C))], thresholds=count_thresholds(),
+            width=3, height=3, no_value=w("commune.family.not_checked")))
 
     dash.with_row(db.Row(w("commune.row.hosts", name="${commune_name}")))
     dash.with_panel(table_panel(

@@ -17,6 +17,7 @@ from sentinelle.dashboards.panels import (
     commune_link,
     count_thresholds,
     datasource_variable,
+    family_title_mappings,
     grade_number,
     grade_number_mappings,
     grade_number_thresholds,
@@ -31,6 +32,7 @@ from sentinelle.dashboards.panels import (
     steps,
     table_panel,
     timeseries_panel,
+    with_family,
     yes_no_mappings,
 )
 from sentinelle.rules import RuleSet
@@ -122,6 +124,23 @@ def build(rules: RuleSet, lang: str = LANG) -> db.Dashboard:
         unit="none", thresholds=score, show_thresholds=True, min_value=0, max_value=100,
         width=24, decimals=0))
 
+    # Which families of checks are open where: the SOC's campaign list ("17 communes still
+    # let root log in over SSH").
+    open_checks = with_family('sentinelle_check_status{status=~"warn|fail"}')
+    dash.with_row(db.Row(w("fleet.row.families")))
+    dash.with_panel(table_panel(
+        *w.panel("fleet.families"),
+        [Q(f"count by (family) (count by (family, commune) ({open_checks}))"),
+         Q(f"count by (family) (count by (family, commune, host) ({open_checks}))"),
+         Q(f"count by (family) ({open_checks})")],
+        columns={
+            "family": Column(w("column.family"), mappings=family_title_mappings(rules, w)),
+            "Value #A": Column(w("column.communes"), thresholds=count_thresholds("orange"),
+                               cell="color-text", width=110),
+            "Value #B": Column(w("column.hosts"), width=90),
+            "Value #C": Column(w("column.open_checks"), width=120),
+        },
+        sort_by=(w("column.communes"), True), width=24, height=8))
     dash.with_row(db.Row(w("fleet.row.exposures")))
     dash.with_panel(table_panel(
         *w.panel("fleet.serious"),

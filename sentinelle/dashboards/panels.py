@@ -201,6 +201,32 @@ def check_title_mappings(rules: RuleSet, w: Words) -> list[model.ValueMapping]:
                        for cid, m in sorted(rules.checks.items())})]
 
 
+def families(rules: RuleSet) -> dict[str, dict[str, str]]:
+    """Every family of the catalog (Python and declarative checks) → its heading by language
+    (the `category` of rules/checks/FAMILY.yaml), sorted by family id."""
+    return {m.family: m.category for _, m in sorted(rules.checks.items())}
+
+
+def family_title_mappings(rules: RuleSet, w: Words) -> list[model.ValueMapping]:
+    """Family id → « heading (id) », for a column of families."""
+    return [value_map({fam: (f"{cat[w.lang]} ({fam})", None)
+                       for fam, cat in families(rules).items()})]
+
+
+# The family of a check series, as a label: the check id up to its first dot.
+def with_family(expr: str) -> str:
+    return f'label_replace({expr}, "family", "$1", "check", "([^.]+)[.].*")'
+
+
+def family_open_checks(family: str, matchers: str) -> str:
+    """Open (warn or fail) checks of one family under `matchers`: 0 when the family answered
+    there with nothing open, no data when none of its checks ran there (another platform, a
+    disabled family), which a panel shows as "not checked" rather than as a reassuring 0."""
+    sel = f'{matchers},check=~"{family}[.].+"' if matchers else f'check=~"{family}[.].+"'
+    return (f'count(sentinelle_check_status{{{sel},status=~"warn|fail"}}) '
+            f"or 0 * count(sentinelle_check_status{{{sel}}})")
+
+
 # A placeholder of a catalog template: {name} or {name:kind}.
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::\w+)?\}")
 
@@ -347,7 +373,7 @@ def stat_panel(title: str, description: str, queries: Sequence[Q], *, unit: str 
                thresholds: db.ThresholdsConfig | None = None, width: int = 4, height: int = 4,
                mappings: list[model.ValueMapping] | None = None, decimals: int | None = 0,
                colour_by_legend: Mapping[str, str] | None = None,
-               graph: bool = False) -> stat.Panel:
+               graph: bool = False, no_value: str | None = None) -> stat.Panel:
     """A big number per query; `colour_by_legend` fixes one colour per displayed name."""
     panel = _setup(stat.Panel(), title, description, queries, unit,
                    thresholds or neutral_thresholds(), width, height)
@@ -359,6 +385,8 @@ def stat_panel(title: str, description: str, queries: Sequence[Q], *, unit: str 
         panel.decimals(decimals)
     if mappings:
         panel.mappings(mappings)
+    if no_value is not None:
+        panel.no_value(no_value)
     for name, colour in (colour_by_legend or {}).items():
         panel.override_by_name(name, [fixed_colour(colour)])
     if colour_by_legend:
