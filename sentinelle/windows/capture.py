@@ -69,8 +69,7 @@ class Redactor:
             address = ipaddress.ip_address(text)
         except ValueError:
             return match.group(0)
-        if address.is_loopback or address.is_unspecified or address.is_link_local and (
-                address.version == 6):
+        if address.is_loopback or address.is_unspecified:
             return match.group(0)
         table, base = (self._v4, "192.0.2.") if address.version == 4 else (self._v6,
                                                                           "2001:db8::")

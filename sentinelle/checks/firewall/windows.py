@@ -30,13 +30,14 @@ class WindowsFirewallProfiles(WindowsCheck):
         evidence = {"profiles": [{"name": p.name, "enabled": p.enabled, "inbound": p.inbound}
                                  for p in profiles]}
         if not profiles:
-            yield self.say(Status.ERROR, "no_profile", {}, evidence)
+            yield self.say(Status.ERROR, "no_profile", {}, {**evidence, "collector": "firewall",
+                                                            "error": "no profile"})
             return
         off = [p.name for p in profiles if not p.enabled]
         allowing = [p.name for p in profiles if p.enabled and p.inbound != "Block"]
         if off:
-            yield self.say(Status.FAIL, "off", {"profiles": off}, evidence)
+            yield self.say(Status.FAIL, "some_off", {"profiles": off}, evidence)
         elif allowing:
             yield self.say(Status.FAIL, "inbound_allowed", {"profiles": allowing}, evidence)
         else:
-            yield self.say(Status.PASS, "on", {"count": len(profiles)}, evidence)
+            yield self.say(Status.PASS, "all_on", {"count": len(profiles)}, evidence)

@@ -34,7 +34,7 @@ class WindowsSmb1(WindowsCheck):
         elif installed:
             yield self.say(Status.WARN, "installed", {}, evidence, severity=Severity.MEDIUM)
         else:
-            yield self.say(Status.PASS, "off", {}, evidence)
+            yield self.say(Status.PASS, "disabled", {}, evidence)
 
 
 @register
