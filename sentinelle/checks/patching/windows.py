@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sentinelle.checks.base import register
 from sentinelle.model import Finding, Measurement, Severity, Status
@@ -80,7 +80,7 @@ class WindowsLastUpdate(WindowsCheck):
             return
         done = [u for u in history if u.succeeded]
         failed = [u for u in history if not u.succeeded]
-        evidence = {"installations": len(history), "failed": len(failed)}
+        evidence: dict[str, Any] = {"installations": len(history), "failed": len(failed)}
         if not done:
             yield self.say(Status.FAIL, "never", {"failed": len(failed)}, evidence)
             return

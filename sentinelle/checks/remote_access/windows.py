@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sentinelle.checks.base import register
 from sentinelle.model import Finding, Status
@@ -29,7 +29,7 @@ class WindowsRemoteDesktop(WindowsCheck):
         if isinstance(rdp, Finding):
             yield rdp
             return
-        evidence = {"enabled": rdp.enabled, "nla": rdp.nla, "port": rdp.port,
+        evidence: dict[str, Any] = {"enabled": rdp.enabled, "nla": rdp.nla, "port": rdp.port,
                     "set_by_policy": rdp.set_by_policy}
         if not rdp.enabled:
             yield self.say(Status.PASS, "disabled", {}, evidence)
