@@ -22,6 +22,9 @@ from sentinelle.cli.registry import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sentinelle.agent.daemon import Agent
     from sentinelle.cli.registry import Subparsers
 
 
@@ -47,6 +50,9 @@ def register(subparsers: Subparsers) -> None:
         action="store_true",
         help=helptext("cli.help.agent.enroll.force"),
     )
+    from sentinelle.cli.windows import register_agent_commands
+
+    register_agent_commands(agent)
 
 
 def enroll_agent(args: argparse.Namespace) -> int:
@@ -71,26 +77,36 @@ def enroll_agent(args: argparse.Namespace) -> int:
 
 
 def run_agent(args: argparse.Namespace) -> int:
+    return serve_agent(args.config, once=args.once)
+
+
+def serve_agent(config: str | None, once: bool = False,
+                started: Callable[[Agent], None] | None = None) -> int:
+    """The daemon: `sentinelle agent run`, and the Windows service's body (which gets the
+    agent through `started` to stop it, where a signal handler cannot be installed)."""
     from sentinelle.agent.daemon import Agent
     from sentinelle.agent.push import build_pusher
     from sentinelle.runner import build_setup
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    setup = build_setup(args.config)
+    setup = build_setup(config)
     source = None
     if setup.config.push.enabled:  # the policy comes from the collector the agent pushes to
         from sentinelle.agent.policy import policy_applier
 
-        source = policy_applier(args.config, setup)
+        source = policy_applier(config, setup)
         setup = source.setup
     agent = Agent(setup, setup_source=source)
-    agent.install_signal_handlers()
+    if started is None:
+        agent.install_signal_handlers()
+    else:
+        started(agent)
     pusher = build_pusher(setup.config, stop_event=agent.stop_event)
     if pusher is not None:
         agent.hooks.append(pusher.on_report)
         agent.state.extra.append(pusher.collector())
     try:
-        if args.once:
+        if once:
             report = agent.cycle()
             if report is None:
                 return EXIT_FAILURE

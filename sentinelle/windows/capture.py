@@ -18,12 +18,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sentinelle.errors import CommandError, CommandNotFound
+from sentinelle.errors import CommandError, CommandNotFound, SentinelleError
 from sentinelle.host import CommandResult, Host, Runner
 from sentinelle.windows import psjson
 from sentinelle.windows.collectors import COLLECTORS, collect
+
+if TYPE_CHECKING:
+    from sentinelle.checks.base import Check
 
 MANIFEST = "capture.json"
 FORMAT = 1
@@ -37,7 +40,7 @@ _IPV6 = re.compile(r"(?<![0-9A-Za-z:])([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7
 _MAC = re.compile(r"\b[0-9A-Fa-f]{2}(?:[-:][0-9A-Fa-f]{2}){5}\b")
 
 
-class CaptureError(ValueError):
+class CaptureError(SentinelleError, ValueError):
     """A capture directory that cannot be replayed (missing or broken capture.json)."""
 
 
@@ -98,17 +101,21 @@ def _names_to_redact(host: Host) -> tuple[list[str], list[str]]:
             hostnames += [str(env.get(k) or "") for k in ("ComputerName", "Domain")]
     except (CommandError, psjson.PsJsonError):
         pass
+    # People's accounts (RID 1000 and up); the built-in ones (Administrateur, Invité…) name
+    # nobody and stay, so a replay still knows which is which.
     try:
         for user in psjson.records(psjson.loads(collect(host, "local_users"))):
-            users.append(str(user.get("Name") or ""))
+            if _personal(user.get("SID")):
+                users.append(str(user.get("Name") or ""))
     except (CommandError, psjson.PsJsonError):
         pass
     try:
         for member in psjson.records(psjson.loads(collect(host, "local_admins"))):
             name = str(member.get("Name") or "")
-            users += name.split("\\")[-1:]
             if "\\" in name:
                 hostnames.append(name.split("\\")[0])
+            if _personal(member.get("SID")):
+                users += name.split("\\")[-1:]
     except (CommandError, psjson.PsJsonError):
         pass
     import os
@@ -119,6 +126,11 @@ def _names_to_redact(host: Host) -> tuple[list[str], list[str]]:
                       os.environ.get("USERDOMAIN", "")]
         users.append(os.environ.get("USERNAME", ""))
     return hostnames, users
+
+
+def _personal(sid: Any) -> bool:
+    tail = str(sid or "").rsplit("-", 1)[-1]
+    return str(sid or "").startswith("S-1-5-21-") and tail.isdigit() and int(tail) >= 1000
 
 
 def record(host: Host, out: Path, source: str,
@@ -214,6 +226,13 @@ def replay_runner(directory: Path, strict: bool = False) -> Runner:
         return CommandResult(tuple(argv), 0, stdout, "", 0.0)
 
     return run
+
+
+def answers_from_capture(check: Check) -> bool:
+    """Whether a capture can answer the check: the Windows-only checks, and the end of
+    support (from the build it recorded); not the ports or backup locations, which look at
+    the machine the command runs on."""
+    return check.platforms == frozenset({"windows"}) or check.id == "patching.os_support"
 
 
 def replay_host(directory: Path, strict: bool = False,

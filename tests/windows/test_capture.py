@@ -69,7 +69,8 @@ def test_record_then_replay_round_trip_redacts_names_and_addresses(tmp_path: Pat
     recorded = "\n".join(p.read_text(encoding="utf-8") for p in out.iterdir())
     for secret in SECRETS.values():
         assert secret.lower() not in recorded.lower(), secret
-    assert "HOST\\user1" in (out / "local_admins.json").read_text(encoding="utf-8")
+    admins = json.loads((out / "local_admins.json").read_text(encoding="utf-8"))
+    assert [a["Name"] for a in admins] == ["HOST\\Administrateur", "HOST\\user1"]
     assert "192.0.2.1" in (out / "rdp_network.json").read_text(encoding="utf-8")
     # Every collector was asked by its exact command (registry ones too, off Windows).
     assert {c.argv() for c in COLLECTORS.values()} <= set(calls)

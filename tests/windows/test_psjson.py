@@ -24,7 +24,7 @@ def test_the_byte_order_mark_of_51_is_stripped() -> None:
 
 def test_broken_output_names_the_problem() -> None:
     with pytest.raises(psjson.PsJsonError, match="line 2"):
-        psjson.loads('{"A": 1,\n')
+        psjson.loads('{"A": 1,\n  oops\n}')
 
 
 @pytest.mark.parametrize(("text", "expected"), [
