@@ -97,6 +97,8 @@ _VERSION = re.compile(r"(\d{2})/(\d{2})/(\d{4})-(\d{2}):(\d{2})")
 
 def parse_wbadmin_versions(text: str) -> list[datetime]:
     """The backup versions, newest first (an empty list: no backup found)."""
+    if "wbadmin" not in text.lower():  # its banner opens every answer, in every language
+        raise psjson.PsJsonError("not the output of wbadmin get versions")
     out = []
     for line in text.splitlines():
         if ":" not in line:

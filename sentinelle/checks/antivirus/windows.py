@@ -52,6 +52,9 @@ class WindowsAntivirus(WindowsCheck):
         elif others:
             yield self.say(Status.FAIL, "other_off", {"products": [p.name for p in others]},
                            evidence)
+        elif isinstance(defender, Finding) and (products is None or isinstance(
+                products, Finding)):
+            yield defender  # nothing to ask here: Defender's status cannot be read
         elif status is None and isinstance(products, Finding | None):
             # Nothing to ask: no Defender (removed from this Server) and no Security Center.
             yield self.say(Status.SKIP, "unknown", {},

@@ -108,6 +108,16 @@ def test_server_findings_name_what_is_wrong() -> None:
     assert support11.args["name"] == "Windows 11 24H2"
 
 
+def test_a_declared_tool_is_accepted() -> None:
+    meta = RULES.checks["remote_access.windows_tools"]
+    check = registry()["remote_access.windows_tools"](
+        meta, {**meta.params, "allowed": ["TeamViewer"]}, CheckContext(Config(), RULES))
+    (f,) = check.run(replay_host(WIN11, strict=True))
+    rendered(f, RULES)
+    assert (f.status, f.message) == (Status.PASS, "remote_access.windows_tools.allowed_only")
+    assert f.args["tools"] == ["TeamViewer"]
+
+
 def _history(result: int, date_ms: int) -> str:
     return json.dumps([{"Date": f"/Date({date_ms})/", "Title": "KB1", "ResultCode": result}])
 
@@ -252,3 +262,29 @@ def test_a_windows_check_is_not_asked_of_linux() -> None:
     report = run_checks(setup, replay_host(SERVER, strict=True))
     assert [r.check for r in report.checks] == ["firewall.windows_profiles"]
     assert report.host["os_id"] == "windows-server" and report.host["hostname"] == "HOST"
+
+
+WINDOWS_CHECKS = sorted(cid for cid, cls in registry().items()
+                        if cls.platforms == frozenset({"windows"}))
+
+
+@pytest.mark.parametrize("mode", ["not_available", "failed", "unreadable"])
+@pytest.mark.parametrize("check_id", WINDOWS_CHECKS)
+def test_a_collector_that_cannot_answer(tmp_path: Path, check_id: str, mode: str) -> None:
+    """Not recorded (a cmdlet this edition lacks): skip with the reason; failed at recording:
+    error; an answer that does not parse: error naming the collector."""
+    from sentinelle.windows.collectors import COLLECTORS
+
+    names = list(COLLECTORS)
+    if mode == "unreadable":
+        capture = variant(tmp_path, SERVER, {COLLECTORS[n].filename: "{not json" for n in names},
+                          {n: {"status": "ok"} for n in names})
+    else:
+        state = ({"status": "not_found", "error": "x: not installed"} if mode == "not_available"
+                 else {"status": "failed", "error": "x: exit 1: 0x80070005"})
+        capture = variant(tmp_path, SERVER, {}, {n: state for n in names})
+    (f,) = run(check_id, capture)
+    assert f.message == f"{check_id}.{mode}", (f.message, f.evidence)
+    assert f.status is (Status.SKIP if mode == "not_available" else Status.ERROR)
+    assert f.evidence["collector"] in COLLECTORS
+    assert f.evidence["reason" if mode == "not_available" else "error"]
