@@ -24,11 +24,19 @@ if TYPE_CHECKING:
 
 POWERSHELL = "powershell.exe"
 REGISTRY_PROGRAM = "winreg"
-# Errors as English text whatever the display language, progress bars off, UTF-8 out.
-_PRELUDE = (
-    "$ErrorActionPreference = 'Stop'; $ProgressPreference = 'SilentlyContinue'; "
-    "[Console]::OutputEncoding = [System.Text.Encoding]::UTF8; "
-)
+# Stop at the first error, no progress bars, UTF-8 out (the runner decodes UTF-8 on Windows).
+_UTF8 = "[Console]::OutputEncoding = [System.Text.Encoding]::UTF8; "
+_PRELUDE = "$ErrorActionPreference = 'Stop'; $ProgressPreference = 'SilentlyContinue'; " + _UTF8
+
+
+def _native(program: str, *args: str, status: bool = True) -> str:
+    """A native program run from PowerShell: its output is read in the console's code page
+    (OEM, 850 on a French Windows) before the output turns to UTF-8, and its exit status is
+    kept (`status`) or left to the parser (wbadmin's answer "no backup" is not a failure).
+    Quoted with single quotes only: no double quote survives Windows' command line."""
+    end = "; exit $code" if status else ""
+    return (f"$lines = & {program} {' '.join(args)}; $code = $LASTEXITCODE; " + _UTF8
+            + "$lines -join [Environment]::NewLine" + end)
 
 
 class CollectorFailed(CommandError):
@@ -45,22 +53,21 @@ class RegistryKey:
 
 @dataclass(frozen=True)
 class Collector:
-    """One raw output: a PowerShell script, a program, or registry keys."""
+    """One raw output: a PowerShell script, or registry keys."""
 
     name: str
     timeout: float = 60.0
     script: str | None = None  # PowerShell
-    program: tuple[str, ...] = ()  # a program run as is (its output is text, maybe localized)
     registry: tuple[RegistryKey, ...] = ()
-    # What the file of a capture holds: json (ConvertTo-Json or registry values) or text.
+    # What the file of a capture holds: json (ConvertTo-Json or registry values) or text;
+    # native: a program's text, read in the console's code page (see _native).
     kind: str = "json"
 
     def argv(self) -> tuple[str, ...]:
         if self.script is not None:
+            prelude = _PRELUDE.replace(_UTF8, "") if self.kind == "native" else _PRELUDE
             return (POWERSHELL, "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass",
-                    "-Command", _PRELUDE + self.script)
-        if self.program:
-            return self.program
+                    "-Command", prelude + self.script)
         return (REGISTRY_PROGRAM, self.name)
 
     @property
@@ -98,7 +105,7 @@ COLLECTORS: dict[str, Collector] = {c.name: c for c in (
                 "HResult = $_.HResult } }"))),
     Collector("update_search", timeout=600, script=(
         "$searcher = (New-Object -ComObject Microsoft.Update.Session).CreateUpdateSearcher(); "
-        "$found = $searcher.Search(\"IsInstalled=0 and IsHidden=0 and Type='Software'\"); "
+        "$found = $searcher.Search('IsInstalled=0 and IsHidden=0 and Type=''Software'''); "
         + _json("$found.Updates | ForEach-Object { [ordered]@{ Title = $_.Title; "
                 "KB = @($_.KBArticleIDs); MsrcSeverity = $_.MsrcSeverity; "
                 "Categories = @($_.Categories | ForEach-Object { $_.CategoryID }); "
@@ -190,16 +197,17 @@ COLLECTORS: dict[str, Collector] = {c.name: c for c in (
         "LogMode = $log.LogMode; FileSize = $log.FileSize; RecordCount = $log.RecordCount; "
         "OldestEvent = $(if ($oldest) { $oldest.TimeCreated.ToUniversalTime() } "
         "else { $null }) })")),
-    Collector("time_status", kind="text", timeout=30, program=("w32tm", "/query", "/status")),
-    Collector("server_backup", kind="text", timeout=120,
-              program=("wbadmin", "get", "versions")),
+    Collector("time_status", kind="native", timeout=30,
+              script=_native("w32tm.exe", "/query", "/status")),
+    Collector("server_backup", kind="native", timeout=120,
+              script=_native("wbadmin.exe", "get", "versions", status=False)),
 )}
 
 
 def script_of(name: str) -> str | None:
     """A PowerShell collector's script, as it runs (for the tests that parse it)."""
     collector = COLLECTORS[name]
-    return None if collector.script is None else _PRELUDE + collector.script
+    return None if collector.script is None else collector.argv()[-1]
 
 
 def collect(host: Host, name: str) -> str:

@@ -65,10 +65,7 @@ class WindowsRemoteTools(WindowsCheck):
     params: Params
 
     def run(self, host: Host) -> Iterable[Finding]:
-        programs = self.collected(host, "installed_programs")
-        if isinstance(programs, Finding):
-            yield programs
-            return
+        # The services are a second look: without them the programs still answer.
         services = self.collected(host, "services")
         found = self.parsed(host, "installed_programs", lambda raw: remote_tools(
             raw, None if isinstance(services, Finding) else services, self.params.known))
