@@ -7,6 +7,8 @@ declared Params (sentinelle.params), whose defaults live in rules/checks/*.yaml.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +18,16 @@ from sentinelle.errors import expect, problem
 from sentinelle.params import ParamSpec, as_specs, validate
 from sentinelle.validation import Section, load_yaml_file
 
-DEFAULT_STATE_DIR = "/var/lib/sentinelle"
+
+def default_state_dir() -> str:
+    """Where the agent keeps its credentials, spool and last Report: /var/lib/sentinelle, and
+    %ProgramData%\\Sentinelle on Windows (docs/windows.md)."""
+    if sys.platform == "win32":
+        return str(Path(os.environ.get("PROGRAMDATA") or r"C:\ProgramData") / "Sentinelle")
+    return "/var/lib/sentinelle"
+
+
+DEFAULT_STATE_DIR = default_state_dir()
 DEFAULT_LISTEN = "127.0.0.1:9830"
 BACKUP_KINDS = ("directory", "restic", "borg")
 

@@ -22,11 +22,30 @@ def parse_os_release(text: str) -> dict[str, str]:
 
 
 def os_release(host: Host) -> dict[str, str]:
+    """/etc/os-release's keys; on Windows the same keys from the registry's CurrentVersion
+    (ID: the edition's lifecycle in rules/os_support.yaml, VERSION_ID: 10.0.<build>)."""
+    if host.is_windows:
+        return windows_release(host)
     for path in ("/etc/os-release", "/usr/lib/os-release"):
         text = host.read_text(path, default="")
         if text:
             return parse_os_release(text)
     return {}
+
+
+def windows_release(host: Host) -> dict[str, str]:
+    from sentinelle.errors import CommandError
+    from sentinelle.windows.collectors import collect
+    from sentinelle.windows.psjson import PsJsonError
+    from sentinelle.windows.system import parse_release
+
+    try:
+        release = parse_release(collect(host, "os"))
+    except (CommandError, PsJsonError):
+        return {}
+    return {"ID": release.os_id, "VERSION_ID": release.version, "PRETTY_NAME": release.name,
+            "BUILD": f"{release.build}.{release.ubr}" if release.ubr is not None
+            else str(release.build)}
 
 
 def host_facts(host: Host) -> dict[str, Any]:
@@ -35,6 +54,9 @@ def host_facts(host: Host) -> dict[str, Any]:
     if host.is_live:
         hostname = socket.gethostname()
         kernel = platform.release()
+    elif host.is_windows:  # a replayed capture: its host name was redacted
+        hostname = "HOST"
+        kernel = osr.get("BUILD", "")
     else:
         hostname = host.read_text("/etc/hostname", default="").strip() or "unknown"
         kernel = host.read_text("/proc/sys/kernel/osrelease", default="").strip()

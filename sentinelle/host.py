@@ -52,11 +52,17 @@ def subprocess_runner(
     argv: Sequence[str], timeout: float, env: Mapping[str, str] | None
 ) -> CommandResult:
     """Run a program without a shell, with a timeout, and capture its output."""
-    full_env = dict(_BASE_ENV)
+    if sys.platform == "win32":
+        # Windows programs need the machine's environment (SystemRoot, TEMP, PSModulePath);
+        # locales do not come from LANG there: the collectors ask for UTF-8 themselves.
+        full_env = dict(os.environ)
+    else:
+        full_env = dict(_BASE_ENV)
     if env:
         full_env.update(env)
     program = argv[0]
-    if "/" not in program and shutil.which(program, path=full_env["PATH"]) is None:
+    if ("/" not in program and "\\" not in program
+            and shutil.which(program, path=full_env.get("PATH")) is None):
         raise CommandNotFound(f"{program}: not installed")
     started = time.monotonic()
     try:
@@ -64,6 +70,8 @@ def subprocess_runner(
             list(argv),
             capture_output=True,
             text=True,
+            # Windows would decode with the ANSI code page; the collectors print UTF-8.
+            encoding="utf-8" if sys.platform == "win32" else None,
             errors="replace",
             timeout=timeout,
             env=full_env,

@@ -65,11 +65,9 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o640) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    from sentinelle.agent.spool import fsync_dir
+
+    fsync_dir(path.parent)
 
 
 def next_delay(interval: float, jitter_fraction: float, rng: random.Random) -> float:

@@ -18,6 +18,7 @@ collector's answer, the system's and OpenSSL's reasons) are shown as they are.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import json
@@ -29,6 +30,7 @@ import socket
 import ssl
 import stat
 import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -41,6 +43,10 @@ from sentinelle import __version__
 from sentinelle.errors import SentinelleError
 
 log = logging.getLogger("sentinelle.agent.enroll")
+# Windows has neither O_NOFOLLOW nor text-free reads by default (O_BINARY keeps bytes as
+# they are there).
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+BINARY = getattr(os, "O_BINARY", 0)
 
 CREDENTIALS_FILE = "credentials.json"
 SERVICE_UNIT = "sentinelle-agent.service"  # the packaged service (packaging/)
@@ -305,7 +311,10 @@ def _enroll(collector_url: str, token: str, hostname: str, state_dir: str | Path
 
 def service_owner(state_dir: str | Path) -> tuple[int, int] | None:
     """(uid, gid) of the state directory when root enrolls for another user's agent (the
-    packaged service's), else None: the credentials then belong to whoever enrolls."""
+    packaged service's), else None: the credentials then belong to whoever enrolls. On
+    Windows, None: the directory's ACL (docs/windows.md) says who reads them."""
+    if sys.platform == "win32":
+        return None
     if os.geteuid() != 0:
         return None
     try:
@@ -322,10 +331,10 @@ def write_credentials(path: Path, data: bytes, owner: tuple[int, int] | None) ->
     cannot read, so the ownership is set on the temporary file, before the rename.
     """
     tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | BINARY, 0o600)
     try:
         try:
-            if owner is not None:
+            if owner is not None and sys.platform != "win32":
                 os.fchown(fd, *owner)
             view = memoryview(data)
             while view:
@@ -337,11 +346,9 @@ def write_credentials(path: Path, data: bytes, owner: tuple[int, int] | None) ->
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    from sentinelle.agent.spool import fsync_dir
+
+    fsync_dir(path.parent)
 
 
 def hand_over_to_service(path: Path, owner: tuple[int, int], creds: Credentials,
@@ -350,12 +357,12 @@ def hand_over_to_service(path: Path, owner: tuple[int, int], creds: Credentials,
     say what happens next, in `lang` (None: the reader's language)."""
     from sentinelle.cli.registry import say
 
-    try:
+    user = str(owner[0])
+    if sys.platform != "win32":
         import pwd
 
-        user = pwd.getpwuid(owner[0]).pw_name
-    except (ImportError, KeyError):
-        user = str(owner[0])
+        with contextlib.suppress(KeyError):
+            user = pwd.getpwuid(owner[0]).pw_name
     lines = [say("cli.enroll.handed_over", lang, user=user, path=str(path))]
     where = {"unit": SERVICE_UNIT, "url": creds.collector_url}
     systemctl = shutil.which("systemctl")
@@ -449,14 +456,15 @@ def load_credentials(state_dir: str | Path) -> Credentials | None:
     path = credentials_path(state_dir)
     try:
         # No symlinks: root reads (and may chmod) this file in a directory the service owns.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | NOFOLLOW | BINARY)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise _unreadable(path, exc) from exc
     try:
         mode = stat.S_IMODE(os.fstat(fd).st_mode)
-        if mode & 0o077:
+        # Windows has no mode bits to tighten (its ACLs are the state directory's).
+        if sys.platform != "win32" and mode & 0o077:
             log.warning(
                 "%s was readable by others (mode %04o); set to 0600: the key it holds "
                 "lets anyone push Reports in this host's name",

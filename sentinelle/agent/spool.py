@@ -32,6 +32,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import threading
 import time
 import zlib
@@ -153,7 +154,10 @@ def write_file_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
 
 
 def fsync_dir(directory: Path) -> None:
-    """Make renames and unlinks in `directory` durable."""
+    """Make renames and unlinks in `directory` durable. Windows cannot open a directory as a
+    file; NTFS journals the rename itself (MoveFileEx, which os.replace calls)."""
+    if sys.platform == "win32":
+        return
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -219,13 +223,24 @@ class Spool:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o750)
 
     def _acquire_lock(self) -> None:
-        try:
-            import fcntl
-        except ImportError:  # not on POSIX: a single agent per machine is the rule there
-            return
         lock_path = self.directory / LOCK_FILE
         if lock_path.is_dir() and not lock_path.is_symlink():
             self._quarantine_path(lock_path, "a directory where the lock file belongs")
+        if sys.platform == "win32":  # msvcrt's byte-range lock, released when the fd closes
+            import msvcrt
+
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            except OSError:
+                os.close(fd)
+                raise SpoolError(
+                    f"the push spool {self.directory} is in use by another Sentinelle process"
+                ) from None
+            self._lock_fd = fd
+            return
+        import fcntl
+
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

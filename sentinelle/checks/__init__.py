@@ -3,6 +3,16 @@
 Importing this package registers them; scapy is never imported here.
 """
 
+import sentinelle.checks.accounts.windows
+import sentinelle.checks.antivirus.windows
 import sentinelle.checks.backups.checks
+import sentinelle.checks.backups.windows
+import sentinelle.checks.encryption.windows
+import sentinelle.checks.firewall.windows
+import sentinelle.checks.logs.windows
 import sentinelle.checks.patching.checks
-import sentinelle.checks.ports.checks  # noqa: F401
+import sentinelle.checks.patching.windows
+import sentinelle.checks.ports.checks
+import sentinelle.checks.remote_access.windows
+import sentinelle.checks.sharing.windows
+import sentinelle.checks.time.windows  # noqa: F401

@@ -10,6 +10,7 @@ they read this process's /proc/self/status, never a path under the Host root.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,10 @@ def missing(*names: str) -> list[str]:
 
 def process_user() -> str:
     """The name (else the uid) of the user this agent runs as."""
+    if sys.platform == "win32":
+        import getpass
+
+        return getpass.getuser()
     uid = os.geteuid()
     try:
         import pwd

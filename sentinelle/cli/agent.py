@@ -24,6 +24,8 @@ from sentinelle.cli.registry import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sentinelle.agent.daemon import Agent
     from sentinelle.cli.registry import Subparsers
 
@@ -50,6 +52,9 @@ def register(subparsers: Subparsers) -> None:
         action="store_true",
         help=helptext("cli.help.agent.enroll.force"),
     )
+    from sentinelle.cli.windows import register_agent_commands
+
+    register_agent_commands(agent)
 
 
 def isolated_agent(config_path: str | None) -> Agent:
@@ -104,24 +109,34 @@ def enroll_agent(args: argparse.Namespace) -> int:
 
 
 def run_agent(args: argparse.Namespace) -> int:
+    return serve_agent(args.config, once=args.once)
+
+
+def serve_agent(config_path: str | None, once: bool = False,
+                started: Callable[[Agent], None] | None = None) -> int:
+    """The daemon: `sentinelle agent run`, and the Windows service's body (which gets the
+    agent through `started` to stop it, where a signal handler cannot be installed)."""
     from sentinelle.agent.cycle import ConfigRefused, isolated_by_default
     from sentinelle.agent.push import build_pusher
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        agent = isolated_agent(args.config) if isolated_by_default() else in_process_agent(
-            args.config)
+        agent = isolated_agent(config_path) if isolated_by_default() else in_process_agent(
+            config_path)
     except ConfigRefused as exc:  # the child's ConfigError, already in the reader's words
         print(say("cli.error", message=str(exc)), file=sys.stderr)
         return EXIT_USAGE
     config = agent.config
-    agent.install_signal_handlers()
+    if started is None:
+        agent.install_signal_handlers()
+    else:
+        started(agent)
     pusher = build_pusher(config, stop_event=agent.stop_event)
     if pusher is not None:
         agent.hooks.append(pusher.on_report)
         agent.state.extra.append(pusher.collector())
     try:
-        if args.once:
+        if once:
             report = agent.cycle()
             if report is None:
                 return EXIT_FAILURE

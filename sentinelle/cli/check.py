@@ -39,6 +39,7 @@ def register(subparsers: Subparsers) -> None:
         metavar="SEVERITY",
         help=helptext("cli.help.check.fail_on"),
     )
+    check.add_argument("--capture", metavar="DIR", help=helptext("cli.help.check.capture"))
     check.add_argument("--lang", choices=("fr", "en"), help=helptext("cli.help.check.lang"))
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                        help=helptext("cli.help.check.color"))
@@ -72,7 +73,17 @@ def run_check(args: argparse.Namespace) -> int:
         from sentinelle.checks.patching.checks import refresh_package_lists
 
         refresh_package_lists(Path(setup.config.agent.state_dir))
-    report = run_checks(setup, Host(root=args.root))
+    if args.capture:  # a Windows machine's capture, judged as at its recording
+        import dataclasses
+
+        from sentinelle.windows.capture import answers_from_capture, replay_host
+
+        host = replay_host(Path(args.capture))
+        setup = dataclasses.replace(setup, checks=tuple(
+            c for c in setup.checks if answers_from_capture(c)))
+    else:
+        host = Host(root=args.root)
+    report = run_checks(setup, host)
     lang = args.lang or default_lang()
     if args.format == "json":
         from sentinelle.console import localized_report

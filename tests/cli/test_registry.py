@@ -25,6 +25,7 @@ OTHER_ROOMS = ("sentinelle.collector", "sentinelle.report", "sentinelle.dashboar
 # Every command a person can run today: a change that loses one fails here.
 COMMANDS = {
     ("check",), ("checks",), ("agent", "run"), ("agent", "enroll"),
+    ("agent", "record"), ("agent", "service"),
     ("backup", "restore-tested"), ("demo",), ("collector", "serve"),
     ("collector", "commune", "add"), ("collector", "commune", "list"),
     ("collector", "commune", "show"), ("collector", "token", "create"),

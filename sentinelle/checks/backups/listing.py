@@ -69,7 +69,8 @@ def ensure_readable(real: Path, shown: str, path: str) -> None:
             with os.scandir(real):
                 pass
         elif real.exists():
-            os.close(os.open(real, os.O_RDONLY | os.O_NONBLOCK))  # a FIFO must not block
+            # A FIFO must not block (Windows has neither FIFOs nor O_NONBLOCK).
+            os.close(os.open(real, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)))
     except PermissionError as exc:
         lacking = missing("CAP_DAC_READ_SEARCH")
         if lacking:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,11 +88,11 @@ def load_restore_tests(state_dir: Path) -> dict[str, list[RestoreTest]]:
 @contextlib.contextmanager
 def _locked(state_dir: Path) -> Iterator[None]:
     # Two people recording at once must not lose one of the two entries (read-modify-write).
-    try:
-        import fcntl
-    except ImportError:  # not on Windows: a second recorder at the same second is unlikely
+    if sys.platform == "win32":  # no flock: a second recorder at the same second is unlikely
         yield
         return
+    import fcntl
+
     with open(state_dir / (JOURNAL_NAME + ".lock"), "a") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         try:
@@ -107,7 +108,8 @@ def _write_atomically(path: Path, text: str) -> None:
             out.write(text)
             out.flush()
             # Readable by the agent when an administrator records as another user: not a secret.
-            os.fchmod(out.fileno(), 0o644)
+            if sys.platform != "win32":  # no mode bits there: the directory's ACL rules
+                os.fchmod(out.fileno(), 0o644)
             os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:

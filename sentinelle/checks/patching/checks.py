@@ -102,6 +102,8 @@ class PendingUpdates(Check):
     """
 
     id = "patching.pending_updates"
+    # apt and dnf, /run/reboot-required: Windows has patching.windows_* instead.
+    platforms = frozenset({"linux"})
 
     @dataclass(frozen=True)
     class Params:
@@ -232,6 +234,8 @@ class PackageListsAge(Check):
     """Age of the package lists the pending-update counts come from (stale lists hide updates)."""
 
     id = "patching.package_lists_age"
+    # apt and dnf, /run/reboot-required: Windows has patching.windows_* instead.
+    platforms = frozenset({"linux"})
 
     @dataclass(frozen=True)
     class Params:
@@ -318,6 +322,8 @@ class RebootRequired(Check):
     """A reboot is needed: the reboot-required flag, or a running kernel older than installed."""
 
     id = "patching.reboot_required"
+    # apt and dnf, /run/reboot-required: Windows has patching.windows_* instead.
+    platforms = frozenset({"linux"})
 
     @dataclass(frozen=True)
     class Params:
@@ -372,6 +378,8 @@ class LastUpgrade(Check):
     """Days since packages were last upgraded (apt history, dpkg or dnf logs)."""
 
     id = "patching.last_upgrade"
+    # apt and dnf, /run/reboot-required: Windows has patching.windows_* instead.
+    platforms = frozenset({"linux"})
 
     @dataclass(frozen=True)
     class Params:
