@@ -91,15 +91,17 @@ class SshdSettings:
         return self.origin.get(key, "default")
 
     def ports(self) -> set[int]:
-        """The TCP ports sshd listens on: its Port lines and the ports of its ListenAddress."""
+        """The TCP ports sshd listens on: those of its ListenAddress lines (sshd -T prints one
+        per address, Port lines included), else its Port lines."""
         found: set[int] = set()
-        for value in self.all("port"):
-            if value.isdigit():
-                found.add(int(value))
         for address in self.values.get("listenaddress", []):
             head, sep, port = address.rpartition(":")
             if sep and port.isdigit() and (head.endswith("]") or ":" not in head):
                 found.add(int(port))
+            elif ":" not in address or address.endswith("]"):
+                found.update(int(p) for p in self.all("port") if p.isdigit())
+        if not found:
+            found.update(int(p) for p in self.all("port") if p.isdigit())
         return found
 
 
@@ -133,7 +135,7 @@ def effective_settings(host: Host) -> SshdSettings | None:
         raise SshdUnavailable("sshd_failed", str(exc)) from exc
     if not result.ok:
         said = (result.stderr.strip() or result.stdout.strip()).splitlines()
-        reason = said[-1][:300] if said else f"sshd -T exited with {result.returncode}"
+        reason = said[0][:300] if said else f"sshd -T exited with {result.returncode}"
         if not host.exists(CONFIG) and "no such file" in reason.lower():
             return None  # sshd is installed but this host has no server configuration
         case = "not_started" if PRIVSEP_MISSING in reason.lower() else "sshd_failed"
