@@ -3,8 +3,8 @@
 Importing this package registers them; scapy is never imported here.
 """
 
-import sentinelle.checks.accounts.checks  # noqa: F401
+import sentinelle.checks.accounts.checks
 import sentinelle.checks.backups.checks
 import sentinelle.checks.patching.checks
-import sentinelle.checks.ports.checks  # noqa: F401
+import sentinelle.checks.ports.checks
 import sentinelle.checks.ssh.checks  # noqa: F401

@@ -48,7 +48,9 @@ DEFAULTS: dict[str, list[str]] = {
 }
 # Keys whose every line adds values (the others: the first line wins).
 LISTS = frozenset({"port", "listenaddress", "allowusers", "allowgroups", "include"})
-NAME_LISTS = frozenset({"allowusers", "allowgroups"})
+NAME_LISTS = frozenset({"allowusers", "allowgroups", "authenticationmethods"})
+# Keys whose one line holds several values (the first line still wins).
+MULTI_VALUED = frozenset({"authenticationmethods"})
 # Old spellings sshd accepts, and the name sshd -T prints.
 ALIASES = {
     "challengeresponseauthentication": "kbdinteractiveauthentication",
@@ -178,7 +180,7 @@ def read_files(host: Host) -> SshdSettings:
                 values.setdefault(key, []).extend(args)
                 origin.setdefault(key, path)
             elif key not in values and args:
-                values[key] = [args[0]]
+                values[key] = args if key in MULTI_VALUED else [args[0]]
                 origin[key] = path
 
     read(CONFIG, 0)

@@ -188,7 +188,8 @@ def test_match_blocks_and_old_spellings(tmp_path: Path) -> None:
     settings = read_files(host)
     assert settings.first("permitrootlogin") == "without-password"  # the Match line is not global
     assert settings.where("permitrootlogin") == "default"
-    spelt = tree(tmp_path / "spelt", {"/etc/ssh/sshd_config": "PermitRootLogin Prohibit-Password\n"})
+    spelt = tree(tmp_path / "spelt",
+                 {"/etc/ssh/sshd_config": "PermitRootLogin Prohibit-Password\n"})
     assert run(SshRootLogin, spelt).args == {"value": "without-password"}
     assert settings.first("kbdinteractiveauthentication") == "yes"
     f = run(SshPasswordLogin, host)  # keyboard-interactive through PAM asks for the password
