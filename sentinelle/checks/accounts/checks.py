@@ -339,6 +339,8 @@ class AdminAccounts(AccountsCheck):
             "how": {a: sorted(admins[a]) for a in listed[:MAX_LISTED]},
             "groups": list(self.params.groups),
             "sudoers_files": sudoers.files if sudoers else [],
+            **({"sudoers_unreadable": sudoers.unreadable} if sudoers and sudoers.unreadable
+               else {}),
             "everyone_in_sudoers": everyone,
             "previous_report": before[1] if before else None,
             **_unparsed(unparsed),
