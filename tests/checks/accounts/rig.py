@@ -30,6 +30,7 @@ MD5 = "$1$Zk2pQw9x$jlEOez52jXHz.dRmvqLBl."
 DES = "XqZdoIoqaKS3E"
 PWQUALITY_PROFILE = BASE / "pam-configs" / "pwquality"
 FAILLOCK_PROFILE = BASE / "pam-configs" / "faillock"
+SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 BOOT_TIME = 2
 DEAD_PROCESS = 8
 
@@ -109,7 +110,7 @@ def pam_auth_update(root: Path, enable: list[str]) -> None:
               'exec pam-auth-update --package --enable "$@"')
     subprocess.run(["unshare", "--mount", "sh", "-c", script, "sh", str(pam), str(configs),
                     str(state), *enable], check=True, capture_output=True, timeout=60,
-                   env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+                   env={"DEBIAN_FRONTEND": "noninteractive", "PATH": SYSTEM_PATH})
     shutil.rmtree(work)
 
 

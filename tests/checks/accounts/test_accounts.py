@@ -83,8 +83,8 @@ def test_only_root_with_uid0_passes(tmp_path: Path) -> None:
 
 
 def test_several_uid0_accounts_and_a_broken_line(townhall: Path) -> None:
-    with (townhall / "etc/passwd").open("a") as f:
-        f.write("backdoor:x:0:0::/root:/bin/sh\nbroken line without colons\n+nisuser\n")
+    with (townhall / "etc/passwd").open("a") as out:
+        out.write("backdoor:x:0:0::/root:/bin/sh\nbroken line without colons\n+nisuser\n")
     f = one(SecondUidZero, townhall)
     assert f.args == {"count": 2, "accounts": ["toor", "backdoor"]}
     assert f.evidence["unparsed"] == ["/etc/passwd:31"] and f.evidence["unparsed_lines"] == 1
