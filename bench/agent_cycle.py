@@ -1,8 +1,9 @@
 """Benchmark: one full local check cycle against `lynis audit system`, side by side.
 
-Prints the median wall time and peak RSS of `sentinelle check` (every check of the agent
-foundation except the network scan) over several runs, Lynis' figures from the same run, and the
-idle RSS of a running agent between cycles. Goals: median <= 2 s, peak RSS <= 45 MB, idle <= 35 MB.
+Prints the median wall time and peak RSS of `sentinelle check` (the whole local catalog: every
+check of this platform, Python and declarative, except the network scans) over several runs,
+Lynis' figures from the same run, and the idle RSS of a running agent between cycles. Goals:
+median <= 2 s, peak RSS <= 45 MB, idle <= 35 MB.
 
     python3 bench/agent_cycle.py [--runs 7] [--lynis-runs 1] [--no-lynis]
 """
@@ -23,6 +24,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.catalog import local_catalog  # noqa: E402
 
 
 def measure(
@@ -102,19 +105,8 @@ def main() -> None:
     parser.add_argument("--no-lynis", action="store_true")
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    sentinelle = [
-        sys.executable,
-        "-m",
-        "sentinelle.cli",
-        "check",
-        "--format",
-        "json",
-        "--only",
-        "patching",
-        "ports.listening",
-        "ports.risky_services",
-        "backups",
-    ]
+    sentinelle = [sys.executable, "-m", "sentinelle.cli", "check", "--format", "json",
+                  "--only", *local_catalog()]
     measure(sentinelle, env)  # warm the page cache once, as a scheduled agent would find it
     runs = [measure(sentinelle, env) for _ in range(args.runs)]
     walls = [r[0] for r in runs]

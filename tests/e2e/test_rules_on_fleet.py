@@ -77,6 +77,14 @@ EXPECTED_EMPTY: dict[str, Empty] = {
         "listens on this machine: ports.risky_services has no critical finding",
         'count(sentinelle_check_status{check="ports.risky_services", severity!="critical"})'
         " == count(sentinelle_host_risk_score)"),
+    "SentinelleCriticalAccountWeakness": Empty(
+        "no account of this machine opens without a password, root is its only UID 0 and "
+        "sshd refuses empty passwords: no accounts or ssh check has a critical failure",
+        'absent(sentinelle_check_status{check=~"(accounts|ssh)[.].+", status="fail", '
+        'severity="critical"})'),
+    "SentinelleFirewallOff": Empty(
+        "this machine's firewall checks pass, or none runs here",
+        'absent(sentinelle_check_status{check=~"firewall[.].+", status="fail"})'),
     "SentinelleOSEndOfSupportSoon": Empty(
         "this machine's OS (Debian 12 here: security support until 2028-06-30) is more than "
         "a year from its end of support",

@@ -168,7 +168,7 @@ def test_every_check_has_a_plain_words_entry() -> None:
     # Severity variants pick the more specific text.
     assert catalog.entry_for("backups.freshness", "critical").key == "backups.freshness@critical"
     assert catalog.entry_for("backups.freshness", "high").key == "backups.freshness"
-    assert catalog.entry_for("accounts.admin_password").key == "default"
+    assert catalog.entry_for("nosuchfamily.check").key == "default"
 
 
 def test_catalog_is_validated() -> None:
