@@ -1,9 +1,9 @@
 """SSH server: root login, password login on a reachable port, empty passwords, allow-list.
 
 Every check judges sshd's effective settings (`sshd.effective_settings`: `sshd -T` on this
-machine, the files of a fixture tree). No SSH server is a skip; a server that cannot print its
-settings is a skip when it was never started (no privilege separation directory) and an error
-otherwise, with sshd's own words as the reason.
+machine, the files of a fixture tree, or of this machine when its sshd was never started). No
+SSH server is a skip; a server that cannot print its settings (a configuration it refuses) is
+an error, with sshd's own words as the reason.
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ class SshCheck(Check):
         try:
             settings = effective_settings(host)
         except SshdUnavailable as exc:
-            status = Status.SKIP if exc.case == "not_started" else Status.ERROR
-            yield self.say(status, exc.case, {"reason": exc.reason},
+            yield self.say(Status.ERROR, exc.case, {"reason": exc.reason},
                            {"reason": exc.reason, "command": f"sshd -T -f {CONFIG}"})
             return
         if settings is None:
@@ -52,7 +51,8 @@ class SshCheck(Check):
 
     @staticmethod
     def evidence(settings: SshdSettings, *keys: str) -> dict[str, Any]:
-        return {"source": settings.source,
+        refused = {"sshd_t_refused": settings.refused} if settings.refused else {}
+        return {"source": settings.source, **refused,
                 **{key: settings.all(key)[:MAX_LISTED] for key in keys}}
 
 

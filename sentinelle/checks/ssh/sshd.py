@@ -1,13 +1,14 @@
 """The SSH server's effective settings, as `sshd -T` prints them.
 
-On this machine the checks run `sshd -T -f CONFIG`: sshd's own parser applies the drop-ins,
-the first-value-wins rule, the aliases and the compiled-in defaults, so what the checks judge
-is what the server does. On a fixture tree or a mounted image (a Host root that is not `/`),
-sshd cannot be asked: `Include` lines name absolute paths that sshd would resolve on this
-machine, not in the tree. There the files are read the way sshd reads them (`read_files`), for
-the few keys the checks use, with OpenSSH's defaults; evidence says which source answered
-(`sshd -T` or `files`). tests/checks/ssh/test_sshd_real.py holds the two to the same answers on
-the same configuration.
+On this machine the checks run `sshd -T -f CONFIG`: sshd's own parser applies the drop-ins, the
+first-value-wins rule, the aliases and the compiled-in defaults, so what the checks judge is
+what the server does. On a fixture tree or a mounted image (a Host root that is not `/`), and on
+this machine when sshd has never been started (it refuses `-T` without its privilege separation
+directory, /run/sshd, which its service creates), sshd cannot be asked (on a tree, its
+`Include` lines name absolute paths that sshd would resolve on this machine). There the files are
+read the way sshd reads them (`read_files`), for the few keys the checks use, with OpenSSH's
+defaults; evidence says which source answered (`sshd -T` or `files`).
+tests/checks/ssh/test_sshd_real.py holds the two to the same answers on the same configuration.
 
 Match blocks are not evaluated (sshd -T without -C prints the global settings): a Match block
 that loosens a setting for some users or addresses is not seen.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import fnmatch
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from sentinelle.errors import CommandError, CommandNotFound
@@ -78,6 +79,8 @@ class SshdSettings:
     source: str  # "sshd -T" or "files"
     # Where each key was set (files only; sshd -T does not say).
     origin: dict[str, str] = field(default_factory=dict)
+    # Why sshd -T was not the source on this machine (its own words), when it was refused.
+    refused: str | None = None
 
     def first(self, key: str) -> str:
         found = self.values.get(key) or DEFAULTS.get(key) or [""]
@@ -124,7 +127,8 @@ def parse_sshd_t(text: str) -> dict[str, list[str]]:
 def effective_settings(host: Host) -> SshdSettings | None:
     """sshd's settings on this host; None when no SSH server is installed or configured.
 
-    Raises SshdUnavailable when sshd is there but cannot print its settings."""
+    Raises SshdUnavailable when sshd is there but cannot print its settings (a configuration
+    it refuses, a timeout)."""
     if not host.is_live:
         if not host.exists(CONFIG):
             return None
@@ -140,8 +144,14 @@ def effective_settings(host: Host) -> SshdSettings | None:
         reason = said[0][:300] if said else f"sshd -T exited with {result.returncode}"
         if not host.exists(CONFIG) and "no such file" in reason.lower():
             return None  # sshd is installed but this host has no server configuration
-        case = "not_started" if PRIVSEP_MISSING in reason.lower() else "sshd_failed"
-        raise SshdUnavailable(case, reason)
+        if PRIVSEP_MISSING in reason.lower():
+            # Never started since boot: sshd cannot print its settings until its service makes
+            # /run/sshd (and the agent must not make it). What it would apply at its next start
+            # is read from its files, as on a tree, and the evidence says why.
+            if not host.exists(CONFIG):
+                return None
+            return replace(read_files(host), refused=reason)
+        raise SshdUnavailable("sshd_failed", reason)
     return SshdSettings(parse_sshd_t(result.stdout), "sshd -T")
 
 

@@ -119,10 +119,13 @@ def test_a_configuration_sshd_refuses_is_an_error(tmp_path: Path) -> None:
         f.evidence["reason"])
 
 
-def test_without_its_privilege_separation_directory_sshd_is_not_started(tmp_path: Path) -> None:
+def test_without_its_privilege_separation_directory_sshd_is_read_from_its_files(
+    tmp_path: Path
+) -> None:
     _, real = tree_and_real_config(tmp_path, "", {})
-    f = run(SshPasswordLogin, live(real, privsep=False))
-    assert f.status is Status.SKIP and f.message == "ssh.password_login.not_started"
+    f = run(SshRootLogin, live(real, privsep=False))  # this machine's own files, then
+    assert f.evidence["source"] == "files"
+    assert f.evidence["sshd_t_refused"] == "Missing privilege separation directory: /run/sshd"
 
 
 def free_loopback_port() -> int:
