@@ -255,9 +255,19 @@ class DormantAccounts(AccountsCheck):
                            evidence)
 
 
-def previous_admins(state_dir: str, hostname: str) -> tuple[list[str], str] | None:
-    """The administrators the agent's previous Report listed for this host, and that Report's
-    time; None when there is no previous Report of this host with an inventory."""
+@dataclass(frozen=True)
+class Baseline:
+    """What the agent's previous Report said of this host's administrators: the inventory,
+    that Report's time, and when each recently added administrator was first seen."""
+
+    admins: frozenset[str]
+    generated_at: str
+    first_seen: dict[str, str]
+
+
+def previous_baseline(state_dir: str, hostname: str) -> Baseline | None:
+    """The previous Report's baseline (`<state_dir>/last-report.json`, written by the daemon
+    after each cycle); None when there is none for this host, or it holds no inventory."""
     path = Path(state_dir) / LAST_REPORT
     try:
         if path.stat().st_size > MAX_LAST_REPORT_BYTES:
@@ -267,13 +277,30 @@ def previous_admins(state_dir: str, hostname: str) -> tuple[list[str], str] | No
         return None
     if not isinstance(data, dict) or (data.get("host") or {}).get("hostname") != hostname:
         return None
+    admins: list[str] | None = None
+    first_seen: dict[str, str] = {}
     for result in data.get("results") or ():
-        if (isinstance(result, dict) and result.get("check") == AdminAccounts.id
-                and result.get("message") == f"{AdminAccounts.id}.inventory"):
-            admins = (result.get("evidence") or {}).get("admins")
-            if isinstance(admins, list) and all(isinstance(a, str) for a in admins):
-                return list(admins), str(data.get("generated_at", ""))
-    return None
+        if not isinstance(result, dict) or result.get("check") != AdminAccounts.id:
+            continue
+        evidence = result.get("evidence") or {}
+        if result.get("message") == f"{AdminAccounts.id}.inventory":
+            found = evidence.get("admins")
+            if isinstance(found, list) and all(isinstance(a, str) for a in found):
+                admins = found
+        elif result.get("message") == f"{AdminAccounts.id}.added":
+            seen = evidence.get("first_seen")
+            if isinstance(seen, dict):
+                first_seen = {str(k): str(v) for k, v in seen.items() if isinstance(v, str)}
+    if admins is None:
+        return None
+    return Baseline(frozenset(admins), str(data.get("generated_at", "")), first_seen)
+
+
+def _seconds(rfc3339: str) -> float | None:
+    try:
+        return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 @register
@@ -288,6 +315,8 @@ class AdminAccounts(AccountsCheck):
         groups: tuple[str, ...] = param(doc="groups whose members administer the machine")
         default_uid_min: int = param(minimum=1, doc="first UID of a person when login.defs "
                                                     "has no UID_MIN")
+        added_open_days: int = param(minimum=1, maximum=365,
+                                     doc="days a new administrator stays an open finding")
 
     params: Params
 
@@ -333,7 +362,7 @@ class AdminAccounts(AccountsCheck):
                         nopasswd.setdefault(member, rule.where)
         listed = sorted(admins)
         hostname = str(host_facts(host)["hostname"])
-        before = previous_admins(self.context.config.agent.state_dir, hostname)
+        before = previous_baseline(self.context.config.agent.state_dir, hostname)
         evidence: dict[str, Any] = {
             "admins": listed[:256],
             "how": {a: sorted(admins[a]) for a in listed[:MAX_LISTED]},
@@ -342,7 +371,7 @@ class AdminAccounts(AccountsCheck):
             **({"sudoers_unreadable": sudoers.unreadable} if sudoers and sudoers.unreadable
                else {}),
             "everyone_in_sudoers": everyone,
-            "previous_report": before[1] if before else None,
+            "previous_report": before.generated_at if before else None,
             **_unparsed(unparsed),
         }
         args = {"count": len(listed), "accounts": listed[:MAX_LISTED]}
@@ -359,13 +388,29 @@ class AdminAccounts(AccountsCheck):
                            {"rules": {p: nopasswd[p] for p in people_nopasswd[:MAX_LISTED]}},
                            key="nopasswd")
         if before is not None:
-            added = sorted(set(listed) - set(before[0]))
-            if added:
-                yield self.say(Status.FAIL, "added",
-                               {"count": len(added), "accounts": added[:MAX_LISTED],
-                                "since": before[1]},
-                               {"added": added[:MAX_LISTED], "previous_report": before[1]},
-                               key="added")
+            yield from self._added(host, set(listed), before)
+
+    def _added(self, host: Host, current: set[str], before: Baseline) -> Iterator[Finding]:
+        """Administrators absent from the previous Report's inventory, first seen now, and
+        those first seen less than `added_open_days` ago that still are: the finding stays
+        open that long, so that a daily cycle's alert and a person's dashboard both see it."""
+        now = host.now().timestamp()
+        first_seen = {name: _iso(now) for name in current - before.admins}
+        for name, when in before.first_seen.items():
+            seconds = _seconds(when)
+            if (name in current and name not in first_seen and seconds is not None
+                    and now - seconds < self.params.added_open_days * DAY):
+                first_seen[name] = when
+        if not first_seen:
+            return
+        added = sorted(first_seen)
+        since = min(first_seen.values(), key=lambda t: _seconds(t) or now)
+        yield self.say(Status.FAIL, "added",
+                       {"count": len(added), "accounts": added[:MAX_LISTED], "since": since},
+                       {"first_seen": {n: first_seen[n] for n in added[:MAX_LISTED]},
+                        "previous_report": before.generated_at,
+                        "open_days": self.params.added_open_days},
+                       key="added")
 
 
 @register

@@ -254,12 +254,19 @@ def test_the_administrators_inventory_and_a_nopasswd_rule_for_a_person(
         "/etc/sudoers.d/README"]
 
 
-def previous_report(state: Path, hostname: str, admins: list[str]) -> None:
+def previous_report(state: Path, hostname: str, admins: list[str],
+                    first_seen: dict[str, str] | None = None) -> None:
+    """The agent's previous Report as the daemon keeps it (only what the check reads)."""
+    results: list[dict[str, Any]] = [
+        {"check": "accounts.admins", "message": "accounts.admins.inventory",
+         "evidence": {"admins": admins}}]
+    if first_seen:
+        results.append({"check": "accounts.admins", "message": "accounts.admins.added",
+                        "evidence": {"first_seen": first_seen}})
     state.mkdir(parents=True, exist_ok=True)
     (state / "last-report.json").write_text(json.dumps({
         "generated_at": "2026-11-27T12:00:00Z", "host": {"hostname": hostname},
-        "results": [{"check": "accounts.admins", "message": "accounts.admins.inventory",
-                     "evidence": {"admins": admins}}]}))
+        "results": results}))
 
 
 def test_an_administrator_added_since_the_previous_cycle(townhall: Path, tmp_path: Path) -> None:
@@ -268,9 +275,23 @@ def test_an_administrator_added_since_the_previous_cycle(townhall: Path, tmp_pat
     found = findings(AdminAccounts, townhall, admins_config(state))
     added = found[-1]
     assert added.status is Status.FAIL and added.message == "accounts.admins.added"
-    assert added.args == {"count": 1, "accounts": ["eve"], "since": "2026-11-27T12:00:00Z"}
+    assert added.args == {"count": 1, "accounts": ["eve"], "since": "2026-11-28T12:00:00Z"}
+    assert added.evidence["first_seen"] == {"eve": "2026-11-28T12:00:00Z"}
     assert found[0].evidence["previous_report"] == "2026-11-27T12:00:00Z"
-    assert "27 novembre 2026" in summary(added, "fr")
+    assert "28 novembre 2026" in summary(added, "fr")
+
+
+def test_a_new_administrator_stays_open_for_some_days_then_not(
+    townhall: Path, tmp_path: Path
+) -> None:
+    # The previous Report already listed eve, but as first seen 3 days ago: still open.
+    state = tmp_path / "state"
+    previous_report(state, "mairie-srv", ["alice", "ansible", "eve", "root"],
+                    {"eve": "2026-11-25T12:00:00Z", "gone": "2026-11-25T12:00:00Z"})
+    added = findings(AdminAccounts, townhall, admins_config(state))[-1]
+    assert added.args == {"count": 1, "accounts": ["eve"], "since": "2026-11-25T12:00:00Z"}
+    found = findings(AdminAccounts, townhall, admins_config(state), added_open_days=3)
+    assert [f.message for f in found] == ["accounts.admins.inventory", "accounts.admins.nopasswd"]
 
 
 def test_a_previous_report_of_another_host_is_no_baseline(townhall: Path, tmp_path: Path) -> None:
@@ -390,3 +411,42 @@ def test_no_pam_is_a_skip(tmp_path: Path) -> None:
                                  PasswordPolicy])
 def test_the_checks_are_asked_of_linux_only(cls: type[Check]) -> None:
     assert cls.platforms == frozenset({"linux"})
+
+
+def test_without_the_privilege_sudoers_and_shadow_skips_name_it(
+    townhall: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (townhall / "etc/shadow").unlink()
+    (townhall / "etc/shadow").mkdir()
+    f = one(DormantAccounts, townhall)
+    assert f.status is Status.SKIP and f.message == "accounts.dormant.unreadable"
+    monkeypatch.setattr(accounts_checks, "missing", lambda *names: list(names))
+    host = RefusingHost(FIXTURES / "townhall", "/etc/sudoers")
+    found = list(make(AdminAccounts, admins_config(tmp_path / "s")).run(host))
+    for finding in found:
+        rendered(finding)
+    inventory, skip = found
+    assert inventory.args["accounts"] == ["alice"]  # the sudo group, read without privilege
+    assert skip.message == "accounts.admins.unreadable_privilege"
+    assert skip.args == {"path": "/etc/sudoers", "user": skip.args["user"],
+                         "capabilities": ["CAP_DAC_READ_SEARCH"]}
+    assert "CAP_DAC_READ_SEARCH" in summary(skip, "fr")
+
+
+def test_the_daemons_own_previous_report_is_the_baseline(townhall: Path, tmp_path: Path) -> None:
+    """Two real agent cycles (sentinelle.agent.daemon writes last-report.json after each): an
+    administrator added between them is open in the second."""
+    from sentinelle.agent.daemon import Agent
+    from sentinelle.runner import build_setup
+
+    config = tmp_path / "agent.yaml"
+    config.write_text(f"agent: {{state_dir: {tmp_path / 'state'}}}\n")
+    agent = Agent(build_setup(config, only=["accounts.admins"]), fixture_host(townhall))
+    first = agent.cycle()
+    assert first is not None and [f.message for f in first.results] == [
+        "accounts.admins.inventory", "accounts.admins.nopasswd"]
+    edit(townhall, "/etc/group", "adm:x:4:", "adm:x:4:carol")
+    second = agent.cycle()
+    assert second is not None
+    (added,) = [f for f in second.results if f.message == "accounts.admins.added"]
+    assert added.args["accounts"] == ["carol"] and added.status is Status.FAIL
