@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
@@ -38,7 +38,10 @@ from sentinelle.agent.exporter import AgentState, agent_registry
 from sentinelle.agent.spool import StateWrites
 from sentinelle.host import Host
 from sentinelle.model import AgentHealth, Report
-from sentinelle.runner import Setup, run_checks
+
+if TYPE_CHECKING:
+    from sentinelle.config import Config
+    from sentinelle.runner import Setup
 
 log = logging.getLogger("sentinelle.agent")
 ReportHook = Callable[[Report], None]
@@ -86,23 +89,32 @@ class Agent:
 
     def __init__(
         self,
-        setup: Setup,
+        setup: Setup | None,
         host: Host | None = None,
         hooks: list[ReportHook] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wait: Callable[[float], bool] | None = None,
         setup_source: Callable[[], Setup] | None = None,
+        *,
+        config: Config | None = None,
+        run_cycle: Callable[[], Report] | None = None,
     ) -> None:
+        """Either `setup` (the checks run in this process), or `config` and `run_cycle`
+        (each cycle's Report comes from elsewhere: sentinelle.agent.cycle's child)."""
+        if setup is None and (config is None or run_cycle is None):
+            raise TypeError("Agent needs a setup, or a config and a run_cycle")
         self.setup = setup
+        self.config: Config = config or setup.config  # type: ignore[union-attr]
         # Called before each cycle: the Setup under the syndicate's current policy
         # (sentinelle.agent.policy), the same one while nothing changed.
         self.setup_source = setup_source
+        self.run_cycle = run_cycle
         self.host = host or Host()
         self.state = AgentState()
         self.hooks = list(hooks or [])
         self.health_providers: list[HealthProvider] = []
         self.stop_event = threading.Event()
-        self.state_dir = Path(setup.config.agent.state_dir)
+        self.state_dir = Path(self.config.agent.state_dir)
         self._rng = random.Random()
         self._monotonic = monotonic
         self._wait = wait or self.stop_event.wait
@@ -203,7 +215,7 @@ class Agent:
             except Exception:  # the last settings stay; the cycle still runs
                 log.exception("policy update failed")
         try:
-            report = run_checks(self.setup, self.host)
+            report = self._checks()
         except Exception:  # the daemon must survive a bad cycle and try again next time
             log.exception("check cycle failed")
             self.cycle_failures_total += 1
@@ -225,9 +237,17 @@ class Agent:
                     log.exception("report hook failed")
         return report
 
+    def _checks(self) -> Report:
+        if self.run_cycle is not None:
+            return self.run_cycle()
+        from sentinelle.runner import run_checks  # with every check: only where they run
+
+        assert self.setup is not None  # __init__: a setup when there is no run_cycle
+        return run_checks(self.setup, self.host)
+
     def serve(self) -> tuple[str, int]:
         """Start /metrics on the configured address; returns the bound (host, port)."""
-        host, _, port = self.setup.config.agent.listen_address.rpartition(":")
+        host, _, port = self.config.agent.listen_address.rpartition(":")
         host = host.strip("[]")
         server, _thread = start_http_server(
             int(port), addr=host, registry=agent_registry(self.state)
@@ -249,7 +269,7 @@ class Agent:
 
     def run_forever(self, max_cycles: int | None = None) -> None:
         """Cycle until stopped (or `max_cycles`, for tests); the wait is interruptible."""
-        settings = self.setup.config.agent
+        settings = self.config.agent
         done = 0
         while not self.stop_event.is_set():
             self.cycle()

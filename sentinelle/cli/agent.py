@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from typing import TYPE_CHECKING, Any
 
 from sentinelle.cli.registry import (
     EXIT_FAILURE,
     EXIT_OK,
+    EXIT_USAGE,
     add_config,
     command,
     group,
@@ -22,6 +24,7 @@ from sentinelle.cli.registry import (
 )
 
 if TYPE_CHECKING:
+    from sentinelle.agent.daemon import Agent
     from sentinelle.cli.registry import Subparsers
 
 
@@ -49,6 +52,36 @@ def register(subparsers: Subparsers) -> None:
     )
 
 
+def isolated_agent(config_path: str | None) -> Agent:
+    """The agent whose cycles run in a child (sentinelle.agent.cycle): this process never
+    imports the checks. The configuration is validated once, in a child, before anything
+    starts; this process reads only its agent and push settings."""
+    from sentinelle.agent.cycle import ChildCycle, cycle_deadline
+    from sentinelle.agent.daemon import Agent
+    from sentinelle.config import load_config
+
+    config = load_config(config_path)  # its checks: section is the child's to validate
+    child = ChildCycle(config_path, cycle_deadline(config.agent.interval_seconds,
+                                                   config.agent.check_timeout_seconds))
+    child.validate()
+    return Agent(None, config=config, run_cycle=child)
+
+
+def in_process_agent(config_path: str | None) -> Agent:
+    """The agent that runs its checks itself (Windows service), with the syndicate's policy
+    applied before each cycle when it pushes."""
+    from sentinelle.agent.daemon import Agent
+    from sentinelle.runner import build_setup
+
+    setup = build_setup(config_path)
+    if not setup.config.push.enabled:
+        return Agent(setup)
+    from sentinelle.agent.policy import policy_applier  # the policy comes from the collector
+
+    source = policy_applier(config_path, setup)
+    return Agent(source.setup, setup_source=source)
+
+
 def enroll_agent(args: argparse.Namespace) -> int:
     from sentinelle.agent import enroll
     from sentinelle.config import load_config
@@ -71,21 +104,19 @@ def enroll_agent(args: argparse.Namespace) -> int:
 
 
 def run_agent(args: argparse.Namespace) -> int:
-    from sentinelle.agent.daemon import Agent
+    from sentinelle.agent.cycle import ConfigRefused, isolated_by_default
     from sentinelle.agent.push import build_pusher
-    from sentinelle.runner import build_setup
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    setup = build_setup(args.config)
-    source = None
-    if setup.config.push.enabled:  # the policy comes from the collector the agent pushes to
-        from sentinelle.agent.policy import policy_applier
-
-        source = policy_applier(args.config, setup)
-        setup = source.setup
-    agent = Agent(setup, setup_source=source)
+    try:
+        agent = isolated_agent(args.config) if isolated_by_default() else in_process_agent(
+            args.config)
+    except ConfigRefused as exc:  # the child's ConfigError, already in the reader's words
+        print(say("cli.error", message=str(exc)), file=sys.stderr)
+        return EXIT_USAGE
+    config = agent.config
     agent.install_signal_handlers()
-    pusher = build_pusher(setup.config, stop_event=agent.stop_event)
+    pusher = build_pusher(config, stop_event=agent.stop_event)
     if pusher is not None:
         agent.hooks.append(pusher.on_report)
         agent.state.extra.append(pusher.collector())

@@ -91,9 +91,9 @@ def test_counters_are_kept_across_a_restart(
         standin.program(REPORTS, Answer(400, "$.score: expected an object"))
         assert pusher.drain() == 0  # the one left is refused
         # A cycle whose checks blow up, and a last-report.json that cannot be replaced.
-        monkeypatch.setattr("sentinelle.agent.daemon.run_checks", _raise)
+        monkeypatch.setattr("sentinelle.runner.run_checks", _raise)
         assert agent.cycle() is None
-        monkeypatch.setattr("sentinelle.agent.daemon.run_checks", run_checks)
+        monkeypatch.setattr("sentinelle.runner.run_checks", run_checks)
         (state_dir / LAST_REPORT_FILE).unlink()
         (state_dir / LAST_REPORT_FILE).mkdir()  # os.replace onto a directory fails
         assert agent.cycle() is not None
