@@ -49,6 +49,9 @@ MAX_LAST_REPORT_BYTES = 16 * 1024 * 1024
 # nobody (65534) has a UID above UID_MIN but is no person.
 NOBODY_UID = 65534
 READ_CAPABILITY = "CAP_DAC_READ_SEARCH"
+# The cases of accounts.admins's inventory finding, whose evidence a later cycle compares with.
+INVENTORY_MESSAGES = tuple(f"accounts.admins.{case}" for case in
+                           ("inventory", "none", "inventory_partial", "none_partial"))
 
 
 def _iso(seconds: float) -> str:
@@ -263,6 +266,7 @@ class Baseline:
     admins: frozenset[str]
     generated_at: str
     first_seen: dict[str, str]
+    partial: bool = False  # some sudo rules could not be read then
 
 
 def previous_baseline(state_dir: str, hostname: str) -> Baseline | None:
@@ -278,22 +282,24 @@ def previous_baseline(state_dir: str, hostname: str) -> Baseline | None:
     if not isinstance(data, dict) or (data.get("host") or {}).get("hostname") != hostname:
         return None
     admins: list[str] | None = None
+    partial = False
     first_seen: dict[str, str] = {}
     for result in data.get("results") or ():
         if not isinstance(result, dict) or result.get("check") != AdminAccounts.id:
             continue
         evidence = result.get("evidence") or {}
-        if result.get("message") == f"{AdminAccounts.id}.inventory":
+        if result.get("message") in INVENTORY_MESSAGES:
             found = evidence.get("admins")
             if isinstance(found, list) and all(isinstance(a, str) for a in found):
                 admins = found
+                partial = evidence.get("partial") is True
         elif result.get("message") == f"{AdminAccounts.id}.added":
             seen = evidence.get("first_seen")
             if isinstance(seen, dict):
                 first_seen = {str(k): str(v) for k, v in seen.items() if isinstance(v, str)}
     if admins is None:
         return None
-    return Baseline(frozenset(admins), str(data.get("generated_at", "")), first_seen)
+    return Baseline(frozenset(admins), str(data.get("generated_at", "")), first_seen, partial)
 
 
 def _seconds(rfc3339: str) -> float | None:
@@ -374,9 +380,15 @@ class AdminAccounts(AccountsCheck):
             "previous_report": before.generated_at if before else None,
             **_unparsed(unparsed),
         }
+        partial = bool(sudoers is not None and sudoers.unreadable)
+        evidence["partial"] = partial
         args = {"count": len(listed), "accounts": listed[:MAX_LISTED]}
-        yield self.say(Status.PASS, "inventory" if listed else "none", args, evidence,
-                       severity=Severity.INFO, key="inventory")
+        if partial:  # some sudo rules unseen: say so in the sentence, not only in a skip
+            case = "inventory_partial" if listed else "none_partial"
+        else:
+            case = "inventory" if listed else "none"
+        yield self.say(Status.PASS, case, args, evidence, severity=Severity.INFO,
+                       key="inventory")
         if sudoers is not None and sudoers.unreadable:
             path = sudoers.unreadable[0]
             yield self.unreadable(path, PermissionError(13, "Permission denied", path))
@@ -387,7 +399,8 @@ class AdminAccounts(AccountsCheck):
                             "accounts": people_nopasswd[:MAX_LISTED]},
                            {"rules": {p: nopasswd[p] for p in people_nopasswd[:MAX_LISTED]}},
                            key="nopasswd")
-        if before is not None:
+        # An inventory with unseen sudo rules is no baseline, and is not compared with one.
+        if before is not None and not partial and not before.partial:
             yield from self._added(host, set(listed), before)
 
     def _added(self, host: Host, current: set[str], before: Baseline) -> Iterator[Finding]:

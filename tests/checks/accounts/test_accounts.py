@@ -335,6 +335,8 @@ def test_unreadable_sudoers_is_a_skip_beside_the_group_inventory(tmp_path: Path)
     for f in found:
         rendered(f)
     assert found[0].args["accounts"] == ["alice", "eve", "root"]  # ansible's rule is unseen
+    assert found[0].message == "accounts.admins.inventory_partial"
+    assert "certaines règles sudo n'ont pas pu être lues" in summary(found[0], "fr")
     skip = [f for f in found if f.status is Status.SKIP]
     assert [f.message for f in skip] == ["accounts.admins.unreadable"]
     assert skip[0].args == {"path": "/etc/sudoers.d/91-ansible"}
@@ -427,6 +429,7 @@ def test_without_the_privilege_sudoers_and_shadow_skips_name_it(
         rendered(finding)
     inventory, skip = found
     assert inventory.args["accounts"] == ["alice"]  # the sudo group, read without privilege
+    assert inventory.message == "accounts.admins.inventory_partial"
     assert skip.message == "accounts.admins.unreadable_privilege"
     assert skip.args == {"path": "/etc/sudoers", "user": skip.args["user"],
                          "capabilities": ["CAP_DAC_READ_SEARCH"]}
@@ -450,3 +453,21 @@ def test_the_daemons_own_previous_report_is_the_baseline(townhall: Path, tmp_pat
     assert second is not None
     (added,) = [f for f in second.results if f.message == "accounts.admins.added"]
     assert added.args["accounts"] == ["carol"] and added.status is Status.FAIL
+
+
+def test_a_partial_inventory_is_no_baseline(townhall: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    previous_report(state, "mairie-srv", ["alice"])
+    host = RefusingHost(townhall, "/etc/sudoers")
+    found = list(make(AdminAccounts, admins_config(state)).run(host))
+    assert "accounts.admins.added" not in [f.message for f in found]  # eve's rule is unseen
+    (townhall / "etc/group").write_text("root:x:0:\n")
+    found = list(make(AdminAccounts, admins_config(state)).run(host))
+    assert found[0].message == "accounts.admins.none_partial" and found[0].evidence["partial"]
+    rendered(found[0])
+    # The previous Report was partial: its inventory is no baseline either.
+    report = json.loads((state / "last-report.json").read_text())
+    report["results"][0]["evidence"]["partial"] = True
+    (state / "last-report.json").write_text(json.dumps(report))
+    found = findings(AdminAccounts, townhall, admins_config(state))
+    assert "accounts.admins.added" not in [f.message for f in found]

@@ -137,3 +137,60 @@ def test_pam_auth_update_with_pwquality_and_faillock(tmp_path: Path) -> None:
     assert length.status is Status.PASS and length.args["minlen"] == 14
     assert lockout.status is Status.PASS and lockout.args == {
         "deny": 3, "file": "/etc/pam.d/common-auth"}
+
+
+def as_nobody(root: Path, *caps: str) -> dict[str, dict[str, object]]:
+    """`sentinelle check --only accounts` on `root`, run as nobody with only `caps` (ambient,
+    as the packaged unit grants them): the kernel decides what can be read."""
+    import os
+    import sys
+
+    setpriv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    if caps:
+        wanted = ",".join(f"+{c}" for c in caps)
+        setpriv += [f"--inh-caps={wanted}", f"--ambient-caps={wanted}"]
+    out = subprocess.run(
+        [*setpriv, sys.executable, "-m", "sentinelle.cli", "check", "--root", str(root),
+         "--only", "accounts", "--format", "json", "--lang", "en"],
+        capture_output=True, text=True, timeout=120, check=True,
+        env={**os.environ, "HOME": "/tmp"}).stdout
+    return {f"{r['check']}/{r['message']}": r for r in json.loads(out)["results"]}
+
+
+def test_the_kernel_refuses_shadow_and_sudoers_to_an_agent_without_the_privilege(
+    townhall: Path,
+) -> None:
+    import os
+    import shutil
+    import tempfile
+
+    need_tool("setpriv")
+    # The tree with a real system's modes (shadow 0640 root:shadow, sudoers 0440), somewhere
+    # nobody can walk to.
+    top = Path(tempfile.mkdtemp(prefix="sntl-accounts-"))
+    try:
+        top.chmod(0o755)
+        root = top / "root"
+        shutil.copytree(townhall, root)
+        for path in root.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        shadow_gid = int(subprocess.run(["getent", "group", "shadow"], capture_output=True,
+                                        text=True, check=True).stdout.split(":")[2])
+        os.chown(root / "etc/shadow", 0, shadow_gid)
+        (root / "etc/shadow").chmod(0o640)
+        for path in [root / "etc/sudoers", *(root / "etc/sudoers.d").iterdir()]:
+            path.chmod(0o440)
+        without = as_nobody(root)
+        assert "accounts.password_hashes/accounts.password_hashes.unreadable_privilege" in without
+        assert "accounts.dormant/accounts.dormant.unreadable_privilege" in without
+        skip = without["accounts.admins/accounts.admins.unreadable_privilege"]
+        assert skip["args"] == {"path": "/etc/sudoers", "user": "nobody",
+                                "capabilities": ["CAP_DAC_READ_SEARCH"]}
+        assert "accounts.admins/accounts.admins.inventory_partial" in without
+        assert "accounts.uid0/accounts.uid0.others" in without  # /etc/passwd: readable by all
+        granted = as_nobody(root, "dac_read_search")
+        assert "accounts.password_hashes/accounts.password_hashes.empty" in granted
+        assert "accounts.admins/accounts.admins.nopasswd" in granted
+        assert not [k for k in granted if "unreadable" in k]
+    finally:
+        shutil.rmtree(top)
