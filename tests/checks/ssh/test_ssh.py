@@ -134,8 +134,8 @@ def test_a_server_never_started_is_judged_on_the_files_it_would_read(tmp_path: P
         assert f.status is Status.SKIP and f.message == "ssh.root_login.no_sshd"
         return
     for cls in ALL:
-        f = make(cls).run(host)
-        first = next(iter(f))
+        first = next(iter(make(cls).run(host)))
+        rendered(first)
         assert first.evidence["source"] == "files", cls.id
         assert first.evidence["sshd_t_refused"] == (
             "Missing privilege separation directory: /run/sshd")
