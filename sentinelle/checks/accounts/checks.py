@@ -198,6 +198,8 @@ class DormantAccounts(AccountsCheck):
         max_idle_days: int = param(minimum=1, maximum=3650,
                                    doc="an account unused for longer is dormant")
         nologin_shells: tuple[str, ...] = param(doc="shells that refuse a login")
+        exempt: tuple[str, ...] = param(doc="accounts not judged: root is used through su "
+                                            "and sudo, which write no login record")
 
     params: Params
 
@@ -218,7 +220,8 @@ class DormantAccounts(AccountsCheck):
             return
         now = host.now().timestamp()
         today = int(now // DAY)
-        candidates = _login_accounts(accounts, shadow, self.params.nologin_shells, today)
+        judged = [a for a in accounts if a.name not in self.params.exempt]
+        candidates = _login_accounts(judged, shadow, self.params.nologin_shells, today)
         days = self.params.max_idle_days
         if not candidates:
             yield self.say(Status.PASS, "no_login_accounts", {"days": days},
@@ -365,6 +368,18 @@ class AdminAccounts(AccountsCheck):
                 for member in names:
                     admins.setdefault(member, set()).add("sudoers")
                     if rule.nopasswd and member in people:
+                        nopasswd.setdefault(member, rule.where)
+        for rule in sudoers.no_authenticate if sudoers else ():
+            # Defaults !authenticate: the sudo rules of these users ask no password.
+            for who in rule.who:
+                if who == "ALL":
+                    names = set(admins)
+                elif who.startswith("%"):
+                    names = members.get(who[1:].lstrip(":"), set())
+                else:
+                    names = {who}
+                for member in names:
+                    if member in people and "sudoers" in admins.get(member, ()):
                         nopasswd.setdefault(member, rule.where)
         listed = sorted(admins)
         hostname = str(host_facts(host)["hostname"])

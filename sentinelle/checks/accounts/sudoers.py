@@ -40,6 +40,8 @@ class Sudoers:
     """The rules of every file read, and the files that could not be read."""
 
     rules: list[Rule] = field(default_factory=list)
+    # `Defaults[:WHO] !authenticate`: every rule of WHO (ALL: of everyone) asks no password.
+    no_authenticate: list[Rule] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
 
@@ -95,7 +97,10 @@ def read_sudoers(host: Host) -> Sudoers | None:
                             read(f"{target}/{name}", depth + 1)
                 continue
             line = line.split("#", 1)[0].strip() if not line.startswith("#") else ""
-            if not line or line.startswith("Defaults"):
+            if line.startswith("Defaults"):
+                _defaults(line, aliases, found, f"{path}:{number}")
+                continue
+            if not line:
                 continue
             alias = _ALIAS.match(line)
             if alias:
@@ -117,6 +122,23 @@ def read_sudoers(host: Host) -> Sudoers | None:
 
     read(SUDOERS, 0)
     return found
+
+
+def _defaults(line: str, aliases: dict[str, list[str]], found: Sudoers, where: str) -> None:
+    """`Defaults !authenticate` (everyone) or `Defaults:WHO !authenticate`: NOPASSWD for every
+    rule of those users (it makes nobody an administrator by itself)."""
+    head, _, settings = re.sub(r"\s*,\s*", ",", line).partition(" ")
+    if not re.search(r"(^|[\s,])!\s*authenticate\b", settings):
+        return
+    kind, _, who = head.partition(":")
+    if kind == "Defaults" and not who:
+        found.no_authenticate.append(Rule(("ALL",), True, where))
+    elif kind == "Defaults" and who:
+        users: list[str] = []
+        for item in _split_list(who):
+            users.extend(aliases.get(item, [item]))
+        found.no_authenticate.append(Rule(tuple(users), True, where))
+    # Defaults@host, Defaults>runas, Defaults!cmnd: not about who authenticates as whom here.
 
 
 def _nopasswd(commands: str) -> bool:

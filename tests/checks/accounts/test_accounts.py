@@ -471,3 +471,27 @@ def test_a_partial_inventory_is_no_baseline(townhall: Path, tmp_path: Path) -> N
     (state / "last-report.json").write_text(json.dumps(report))
     found = findings(AdminAccounts, townhall, admins_config(state))
     assert "accounts.admins.added" not in [f.message for f in found]
+
+
+def test_defaults_not_authenticate_is_nopasswd_for_those_rules(townhall: Path,
+                                                               tmp_path: Path) -> None:
+    (townhall / "etc/sudoers.d/20-defaults").write_text(
+        "Defaults:alice, carol !authenticate\nDefaults env_reset\n"
+        "Defaults>root !authenticate\nDefaults@mairie-srv !authenticate\n")
+    inventory, nopasswd = findings(AdminAccounts, townhall, admins_config(tmp_path / "s"))
+    # alice is an administrator through %sudo: her rules ask no password now; carol has no
+    # rule, so she is no administrator and nothing is asked of her.
+    assert nopasswd.args["accounts"] == ["alice", "eve"]
+    assert nopasswd.evidence["rules"]["alice"] == "/etc/sudoers.d/20-defaults:1"
+    assert "carol" not in inventory.args["accounts"]
+    (townhall / "etc/sudoers.d/20-defaults").write_text("Defaults !authenticate\n")
+    assert findings(AdminAccounts, townhall, admins_config(tmp_path / "s"))[1].args[
+        "accounts"] == ["alice", "eve"]
+
+
+def test_root_is_exempt_from_dormancy_by_default(townhall: Path) -> None:
+    # root with a password set long ago and no login record: su and sudo write none.
+    edit(townhall, "/etc/shadow", "root:*:", f"root:{SHA512}:")
+    assert one(DormantAccounts, townhall).args["accounts"] == ["bob", "ansible"]
+    assert one(DormantAccounts, townhall, exempt=[]).args["accounts"] == [
+        "root", "bob", "ansible"]

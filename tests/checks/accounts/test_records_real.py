@@ -127,6 +127,26 @@ def test_sudos_own_parser_reads_the_same_rules(townhall: Path, tmp_path: Path) -
         assert ours == theirs, path
 
 
+def test_sudos_own_parser_reads_the_same_defaults(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    # (Not Defaults>runas: cvtsudoers' JSON prints its binding as a user's.)
+    text = "Defaults env_reset\nDefaults:carol, %adm !authenticate\nDefaults !authenticate\n"
+    (root / "etc/sudoers").write_text(text)
+    spec = json.loads(subprocess.run(["cvtsudoers", "-f", "json", str(root / "etc/sudoers")],
+                                     capture_output=True, text=True, timeout=30,
+                                     check=True).stdout)
+    theirs = set()
+    for default in spec["Defaults"]:
+        binding = default.get("Binding", [{"username": "ALL"}])
+        if {"authenticate": False} in default["Options"] and all(
+                "username" in b or "usergroup" in b for b in binding):
+            theirs.add(tuple(b.get("username") or "%" + b["usergroup"] for b in binding))
+    mine = read_sudoers(Host(root))
+    assert mine is not None
+    assert {r.who for r in mine.no_authenticate} == theirs == {("carol", "%adm"), ("ALL",)}
+
+
 def test_pam_auth_update_with_pwquality_and_faillock(tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()
