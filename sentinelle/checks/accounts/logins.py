@@ -30,6 +30,7 @@ USER_PROCESS = 7
 # Bounds: the newest records of a wtmp (32 MiB is about 87,000 logins), lastlog up to this UID.
 MAX_WTMP_BYTES = 32 * 1024 * 1024
 MAX_LASTLOG_UID = 1_000_000
+CHUNK_RECORDS = 2048  # 768 KiB of wtmp at a time
 
 
 @dataclass
@@ -70,14 +71,16 @@ def parse_lastlog(data: bytes, uids: dict[int, str], records: LoginRecords) -> N
         records.saw(name, seconds)
 
 
-def _read_tail(host: Host, path: str, limit: int) -> bytes:
-    """The last `limit` bytes of a file, starting on a record boundary."""
+def _parse_tail(host: Host, path: str, limit: int, records: LoginRecords) -> None:
+    """The logins of the last `limit` bytes of a wtmp file, read a chunk at a time (a busy
+    server's wtmp is tens of MiB: the agent's memory must not follow)."""
     with host.path(path).open("rb") as f:
         size = f.seek(0, 2)
         start = max(0, size - limit)
         start -= start % UTMP.size
         f.seek(start)
-        return f.read(size - start)
+        while chunk := f.read(CHUNK_RECORDS * UTMP.size):
+            parse_wtmp(chunk, records)
 
 
 def read_logins(host: Host, uids: dict[int, str]) -> LoginRecords:
@@ -87,7 +90,7 @@ def read_logins(host: Host, uids: dict[int, str]) -> LoginRecords:
         if not host.exists(path):
             continue
         try:
-            parse_wtmp(_read_tail(host, path, MAX_WTMP_BYTES), records)
+            _parse_tail(host, path, MAX_WTMP_BYTES, records)
         except OSError:
             records.unreadable.append(path)
             continue

@@ -495,3 +495,25 @@ def test_root_is_exempt_from_dormancy_by_default(townhall: Path) -> None:
     assert one(DormantAccounts, townhall).args["accounts"] == ["bob", "ansible"]
     assert one(DormantAccounts, townhall, exempt=[]).args["accounts"] == [
         "root", "bob", "ansible"]
+
+
+def test_a_long_wtmp_is_read_a_chunk_at_a_time_and_only_its_tail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from sentinelle.checks.accounts import logins
+    from tests.checks.accounts.rig import utmp
+
+    (tmp_path / "var/log").mkdir(parents=True)
+    count = logins.CHUNK_RECORDS * 2 + 3
+    # u0..u9 log in in turn, one second apart, newest last: the newest of each is in the tail.
+    records = [utmp(7, f"u{i % 10}", "h", FIXED_NOW - timedelta(seconds=count - i))
+               for i in range(count)]
+    (tmp_path / "var/log/wtmp").write_bytes(b"".join(records) + b"torn")
+    seen = logins.read_logins(fixture_host(tmp_path), {})
+    newest = int(FIXED_NOW.timestamp()) - 1
+    assert seen.last["u" + str((count - 1) % 10)] == newest and len(seen.last) == 10
+    monkeypatch.setattr(logins, "MAX_WTMP_BYTES", 3 * logins.UTMP.size)
+    seen = logins.read_logins(fixture_host(tmp_path), {})
+    assert len(seen.last) == 3  # only the last three records are read
