@@ -28,6 +28,11 @@ PASSWORD_METHODS = ("password", "keyboard-interactive")
 MAX_LISTED = 16
 
 
+def _overrides(settings: SshdSettings, key: str) -> list[dict[str, str]]:
+    return [{"criteria": o.criteria, "value": o.value, "file": o.file}
+            for o in settings.conditional(key)][:MAX_LISTED]
+
+
 class SshCheck(Check):
     """A check of sshd's effective settings: `judge` sees them, the rest is shared."""
 
@@ -74,10 +79,17 @@ class SshRootLogin(SshCheck):
         args = {"value": value}
         evidence = self.evidence(settings, "permitrootlogin") | {
             "file": settings.where("permitrootlogin"), "allowed": list(self.params.allowed)}
-        if value in self.params.allowed:
-            yield self.say(Status.PASS, "refused", args, evidence)
-        else:
+        loosened = [o for o in settings.conditional("permitrootlogin")
+                    if o.value not in self.params.allowed]
+        evidence["match_overrides"] = _overrides(settings, "permitrootlogin")
+        if value not in self.params.allowed:
             yield self.say(Status.FAIL, "permitted", args, evidence)
+        elif loosened:
+            yield self.say(Status.FAIL, "permitted_match",
+                           {"value": loosened[0].value, "criteria": loosened[0].criteria},
+                           evidence)
+        else:
+            yield self.say(Status.PASS, "refused", args, evidence)
 
 
 def password_methods(settings: SshdSettings) -> list[str]:
@@ -152,10 +164,16 @@ class SshEmptyPasswords(SshCheck):
         args = {"value": value}
         evidence = self.evidence(settings, "permitemptypasswords") | {
             "file": settings.where("permitemptypasswords")}
-        if value == "no":
-            yield self.say(Status.PASS, "refused", args, evidence)
-        else:
+        loosened = [o for o in settings.conditional("permitemptypasswords") if o.value != "no"]
+        evidence["match_overrides"] = _overrides(settings, "permitemptypasswords")
+        if value != "no":
             yield self.say(Status.FAIL, "accepted", args, evidence)
+        elif loosened:
+            yield self.say(Status.FAIL, "accepted_match",
+                           {"value": loosened[0].value, "criteria": loosened[0].criteria},
+                           evidence)
+        else:
+            yield self.say(Status.PASS, "refused", args, evidence)
 
 
 @register

@@ -10,8 +10,10 @@ read the way sshd reads them (`read_files`), for the few keys the checks use, wi
 defaults; evidence says which source answered (`sshd -T` or `files`).
 tests/checks/ssh/test_sshd_real.py holds the two to the same answers on the same configuration.
 
-Match blocks are not evaluated (sshd -T without -C prints the global settings): a Match block
-that loosens a setting for some users or addresses is not seen.
+Match blocks: sshd -T without -C prints the global settings only, and a Match block applies
+to some users or addresses only. So the global settings are judged, and what Match blocks set
+is read from the files (`SshdSettings.overrides`, on this machine too): a check whose global
+value passes fails when a Match block loosens it for someone.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ SSHD_TIMEOUT_SECONDS = 10.0
 MAX_OUTPUT_LINES = 4096
 MAX_INCLUDE_DEPTH = 16
 MAX_INCLUDED_FILES = 256
+MAX_OVERRIDES = 64
 # sshd's error when its service never started: Debian creates /run/sshd when ssh.service starts
 # (RuntimeDirectory=sshd), so a stopped server cannot even print its settings.
 PRIVSEP_MISSING = "privilege separation directory"
@@ -62,6 +65,17 @@ VALUE_ALIASES = {("permitrootlogin", "prohibit-password"): "without-password"}
 KEYWORDS = frozenset(DEFAULTS) - {"port"}
 
 
+@dataclass(frozen=True)
+class MatchOverride:
+    """A setting of a Match block: its criteria (`User bob`, `Address 10.0.0.0/8`), the key,
+    the value in sshd -T's words, and the file."""
+
+    criteria: str
+    key: str
+    value: str
+    file: str
+
+
 class SshdUnavailable(Exception):
     """sshd cannot tell its settings: `case` names why (a catalog case), `reason` for the SOC."""
 
@@ -81,6 +95,12 @@ class SshdSettings:
     origin: dict[str, str] = field(default_factory=dict)
     # Why sshd -T was not the source on this machine (its own words), when it was refused.
     refused: str | None = None
+    # What Match blocks set for some users or addresses (read in the files: sshd -T without -C
+    # prints only the global settings).
+    overrides: tuple[MatchOverride, ...] = ()
+
+    def conditional(self, key: str) -> list[MatchOverride]:
+        return [o for o in self.overrides if o.key == key]
 
     def first(self, key: str) -> str:
         found = self.values.get(key) or DEFAULTS.get(key) or [""]
@@ -152,7 +172,9 @@ def effective_settings(host: Host) -> SshdSettings | None:
                 return None
             return replace(read_files(host), refused=reason)
         raise SshdUnavailable("sshd_failed", reason)
-    return SshdSettings(parse_sshd_t(result.stdout), "sshd -T")
+    # sshd -T printed the global settings; what Match blocks change comes from the files.
+    overrides = read_files(host).overrides if host.exists(CONFIG) else ()
+    return SshdSettings(parse_sshd_t(result.stdout), "sshd -T", overrides=overrides)
 
 
 def read_files(host: Host) -> SshdSettings:
@@ -161,10 +183,13 @@ def read_files(host: Host) -> SshdSettings:
     origin: dict[str, str] = {}
     budget = [MAX_INCLUDED_FILES]
 
+    overrides: list[MatchOverride] = []
+
     def read(path: str, depth: int) -> None:
         if depth > MAX_INCLUDE_DEPTH or budget[0] <= 0:
             return
         budget[0] -= 1
+        criteria: str | None = None  # inside a Match block (it ends with its file)
         for raw in host.read_text(path, default="").splitlines():
             line = raw.strip()
             if not line or line.startswith("#"):
@@ -177,7 +202,14 @@ def read_files(host: Host) -> SshdSettings:
                 continue
             key = ALIASES.get(words[0].lower(), words[0].lower())
             if key == "match":
-                return  # the rest of this file is conditional (see the module's docstring)
+                criteria = " ".join(words[1:])
+                continue
+            if criteria is not None:
+                # Conditional: not a global setting; kept for the keys the checks judge.
+                if key in KEYWORDS and len(words) > 1 and len(overrides) < MAX_OVERRIDES:
+                    value = VALUE_ALIASES.get((key, words[1].lower()), words[1].lower())
+                    overrides.append(MatchOverride(criteria, key, value, path))
+                continue
             if key == "include":
                 for pattern in words[1:]:
                     for included in _expand(host, pattern):
@@ -194,7 +226,7 @@ def read_files(host: Host) -> SshdSettings:
                 origin[key] = path
 
     read(CONFIG, 0)
-    return SshdSettings(values, "files", origin)
+    return SshdSettings(values, "files", origin, overrides=tuple(overrides))
 
 
 def _expand(host: Host, pattern: str) -> list[str]:

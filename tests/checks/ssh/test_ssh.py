@@ -196,6 +196,14 @@ def test_match_blocks_and_old_spellings(tmp_path: Path) -> None:
     settings = read_files(host)
     assert settings.first("permitrootlogin") == "without-password"  # the Match line is not global
     assert settings.where("permitrootlogin") == "default"
+    f = run(SshRootLogin, host)  # the Match block lets root in from 10.0.0.0/8
+    assert f.status is Status.FAIL and f.message == "ssh.root_login.permitted_match"
+    assert f.args == {"value": "yes", "criteria": "Address 10.0.0.0/8"}
+    assert f.evidence["match_overrides"] == [
+        {"criteria": "Address 10.0.0.0/8", "value": "yes", "file": "/etc/ssh/sshd_config"}]
+    assert summary(f, "fr") == ("root peut se connecter par SSH avec un mot de passe quand "
+                                "« Match Address 10.0.0.0/8 » s'applique : PermitRootLogin yes "
+                                "dans ce bloc.")
     spelt = tree(tmp_path / "spelt",
                  {"/etc/ssh/sshd_config": "PermitRootLogin Prohibit-Password\n"})
     assert run(SshRootLogin, spelt).args == {"value": "without-password"}
@@ -255,3 +263,14 @@ def test_password_login_with_nothing_on_sshds_port_is_not_reachable(tmp_path: Pa
 @pytest.mark.parametrize("cls", ALL)
 def test_the_checks_are_asked_of_linux_only(cls: type[Check]) -> None:
     assert cls.platforms == frozenset({"linux"})
+
+
+def test_a_match_block_accepting_empty_passwords_fails(tmp_path: Path) -> None:
+    host = tree(tmp_path, {
+        "/etc/ssh/sshd_config": "Include /etc/ssh/sshd_config.d/*.conf\nPermitEmptyPasswords no\n",
+        "/etc/ssh/sshd_config.d/50-guest.conf": "Match User invite\n  PermitEmptyPasswords yes\n",
+    })
+    f = run(SshEmptyPasswords, host)
+    assert f.status is Status.FAIL and f.severity is Severity.CRITICAL
+    assert f.args == {"value": "yes", "criteria": "User invite"}
+    assert f.evidence["match_overrides"][0]["file"] == "/etc/ssh/sshd_config.d/50-guest.conf"

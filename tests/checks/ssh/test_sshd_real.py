@@ -5,6 +5,7 @@ address inside a network namespace the test creates)."""
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import socket
 import subprocess
@@ -23,7 +24,14 @@ from sentinelle.checks.ssh.sshd import SshdSettings, parse_sshd_t, read_files
 from sentinelle.host import Host
 from sentinelle.model import Status
 from tests.checks.netns import veth_namespace
-from tests.checks.ssh.rig import SshdRunner, sshd_t, start_sshd, write_config
+from tests.checks.ssh.rig import (
+    SSHD,
+    SshdRunner,
+    in_private_run,
+    sshd_t,
+    start_sshd,
+    write_config,
+)
 from tests.checks.ssh.test_ssh import run
 from tests.conftest import FIXED_NOW, fixture_host, need_root, need_tool
 
@@ -192,3 +200,31 @@ def test_password_chains_that_need_a_key_too_are_not_password_logins(tmp_path: P
     f = run(SshPasswordLogin, live(real))
     assert f.status is Status.PASS and f.message == "ssh.password_login.keys_only"
     assert f.evidence["authenticationmethods"] == ["publickey,password", "publickey"]
+
+
+def test_the_match_blocks_the_reader_finds_are_the_ones_sshd_applies(tmp_path: Path) -> None:
+    host, real = tree_and_real_config(
+        tmp_path, "PermitRootLogin no\nPermitEmptyPasswords no\n"
+                  "Match Address 10.0.0.0/8\n  PermitRootLogin yes\n"
+                  "Match User invite\n  PermitEmptyPasswords yes\n",
+        {"50-other.conf": "Match User bob\n  PermitRootLogin prohibit-password\n"})
+    found = read_files(host).overrides
+    assert {(o.criteria, o.key, o.value) for o in found} == {
+        ("Address 10.0.0.0/8", "permitrootlogin", "yes"),
+        ("User invite", "permitemptypasswords", "yes"),
+        ("User bob", "permitrootlogin", "without-password")}
+    for o in found:
+        kind, _, what = o.criteria.partition(" ")
+        user, addr = ("somebody", "192.0.2.1")
+        if kind == "Address":
+            addr = str(next(ipaddress.ip_network(what).hosts()))
+        else:
+            user = what
+        result = subprocess.run(in_private_run(
+            [SSHD, "-T", "-f", str(real), "-C", f"user={user},host=h,addr={addr}"]),
+            capture_output=True, text=True, timeout=30, check=True)
+        assert parse_sshd_t(result.stdout)[o.key] == [o.value], o
+        plain = subprocess.run(in_private_run(
+            [SSHD, "-T", "-f", str(real), "-C", "user=somebody,host=h,addr=192.0.2.1"]),
+            capture_output=True, text=True, timeout=30, check=True)
+        assert parse_sshd_t(plain.stdout)[o.key] != [o.value], o
