@@ -230,13 +230,13 @@ class DormantAccounts(AccountsCheck):
         records = read_logins(host, {a.uid: a.name for a, _ in candidates})
         evidence: dict[str, Any] = {"sources": records.sources, **_unparsed(unparsed)}
         if records.unreadable:
-            evidence["unreadable"] = records.unreadable
+            # What could not be read may hold the very logins that would clear an account.
+            yield self.unreadable(records.unreadable[0],
+                                  PermissionError(13, "Permission denied", records.unreadable[0]))
+            return
         if not records.sources:
-            if records.unreadable:
-                yield self.unreadable(records.unreadable[0], PermissionError(13, "unreadable"))
-            else:
-                yield self.say(Status.SKIP, "no_records", {"days": days},
-                               evidence | {"reason": "no wtmp, lastlog or lastlog2"})
+            yield self.say(Status.SKIP, "no_records", {"days": days},
+                           evidence | {"reason": "no wtmp, lastlog or lastlog2"})
             return
         dormant, rows = [], []
         for account, entry in candidates:

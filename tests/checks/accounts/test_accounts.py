@@ -517,3 +517,11 @@ def test_a_long_wtmp_is_read_a_chunk_at_a_time_and_only_its_tail(
     monkeypatch.setattr(logins, "MAX_WTMP_BYTES", 3 * logins.UTMP.size)
     seen = logins.read_logins(fixture_host(tmp_path), {})
     assert len(seen.last) == 3  # only the last three records are read
+
+
+def test_an_unreadable_login_record_is_a_skip_not_a_dormant_verdict(townhall: Path) -> None:
+    # bob's only login is in lastlog: without it he would look dormant.
+    (townhall / "var/log/lastlog").unlink()
+    (townhall / "var/log/lastlog").mkdir()
+    f = one(DormantAccounts, townhall)
+    assert f.status is Status.SKIP and f.args == {"path": "/var/log/lastlog"}
