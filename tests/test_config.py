@@ -130,11 +130,11 @@ def test_build_setup_uses_real_rules_and_rejects_unknown_only() -> None:
 
 def test_config_override_reaches_check_params(tmp_path: Path) -> None:
     rules = load_rules()
-    key = next(cid for cid, meta in rules.checks.items() if meta.params)
-    name, value = next(iter(rules.checks[key].params.items()))
-    new_value = (
-        value * 2 if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-    )
+    # The first number parameter of any check (a list would be written back as YAML text).
+    key, name, value = next(
+        (cid, n, v) for cid, meta in rules.checks.items() for n, v in meta.params.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool))
+    new_value = value * 2
     path = write(tmp_path, f"checks:\n  {key}: {{{name}: {new_value!r}}}\n")
     assert known_params(rules)[key][name].kind is type(value)
     setup = build_setup(path, [key])

@@ -3,6 +3,7 @@
 Importing this package registers them; scapy is never imported here.
 """
 
+import sentinelle.checks.accounts.checks
 import sentinelle.checks.accounts.windows
 import sentinelle.checks.antivirus.windows
 import sentinelle.checks.backups.checks
@@ -15,4 +16,5 @@ import sentinelle.checks.patching.windows
 import sentinelle.checks.ports.checks
 import sentinelle.checks.remote_access.windows
 import sentinelle.checks.sharing.windows
+import sentinelle.checks.ssh.checks
 import sentinelle.checks.time.windows  # noqa: F401

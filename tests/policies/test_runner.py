@@ -23,8 +23,7 @@ from tests.policies.helpers import check_yaml, policy_file
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ("hardening.aslr", "hardening.ip_forward", "hardening.protected_symlinks",
-           "hardening.shadow_permissions", "hardening.sshd_empty_passwords",
-           "hardening.telnetd_absent")
+           "hardening.shadow_permissions", "hardening.telnetd_absent")
 
 
 def system(root: Path, good: bool) -> Path:
@@ -39,8 +38,6 @@ def system(root: Path, good: bool) -> Path:
         "proc/sys/net/ipv4/ip_forward": "0\n" if good else "1\n",
         "var/lib/dpkg/status": "Package: openssh-server\nStatus: install ok installed\n\n" + (
             "" if good else "Package: telnetd\nStatus: install ok installed\n"),
-        "etc/ssh/sshd_config": "Include /etc/ssh/sshd_config.d/*.conf\nPermitEmptyPasswords no\n",
-        "etc/ssh/sshd_config.d/50-local.conf": "" if good else "permitemptypasswords yes\n",
     }
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -65,8 +62,6 @@ def test_the_shipped_policies_pass_on_a_hardened_tree(tmp_path: Path,
     assert {c: r["status"] for c, r in results.items()} == dict.fromkeys(SHIPPED, "pass")
     assert results["hardening.shadow_permissions"]["summary"] == (
         "/etc/shadow is protected: mode 0640 (at most 0640), owner root, group shadow.")
-    assert results["hardening.sshd_empty_passwords"]["args"]["file"] == (
-        "/etc/ssh/sshd_config")
     assert results["hardening.aslr"]["references"] == {"anssi": [14]}
 
 
@@ -78,9 +73,6 @@ def test_the_shipped_policies_fail_on_a_loose_tree_in_both_languages(
     en = check_json(root, "en", capsys=capsys)
     statuses = {c: r["status"] for c, r in en.items()}
     assert statuses == {**dict.fromkeys(SHIPPED, "fail"), "hardening.ip_forward": "warn"}
-    assert en["hardening.sshd_empty_passwords"]["summary"] == (
-        "sshd accepts empty passwords: PermitEmptyPasswords yes "
-        "(/etc/ssh/sshd_config.d/50-local.conf).")
     assert fr["hardening.telnetd_absent"]["summary"] == (
         "Le serveur telnet telnetd est installé (selon dpkg).")
     assert fr["hardening.aslr"]["remediation"] == {"fr": (
