@@ -1,0 +1,1 @@
+"""Firewall family: is incoming traffic refused unless a rule lets it in (nftables, iptables)."""
