@@ -6,4 +6,5 @@ Importing this package registers them; scapy is never imported here.
 import sentinelle.checks.backups.checks
 import sentinelle.checks.firewall.checks
 import sentinelle.checks.patching.checks
-import sentinelle.checks.ports.checks  # noqa: F401
+import sentinelle.checks.ports.checks
+import sentinelle.checks.updates.checks  # noqa: F401
