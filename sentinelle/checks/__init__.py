@@ -7,4 +7,5 @@ import sentinelle.checks.backups.checks
 import sentinelle.checks.firewall.checks
 import sentinelle.checks.patching.checks
 import sentinelle.checks.ports.checks
+import sentinelle.checks.time.checks
 import sentinelle.checks.updates.checks  # noqa: F401
