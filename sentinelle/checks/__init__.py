@@ -5,6 +5,7 @@ Importing this package registers them; scapy is never imported here.
 
 import sentinelle.checks.backups.checks
 import sentinelle.checks.firewall.checks
+import sentinelle.checks.logs.checks
 import sentinelle.checks.patching.checks
 import sentinelle.checks.ports.checks
 import sentinelle.checks.time.checks
