@@ -3,6 +3,7 @@
 Importing this package registers them; scapy is never imported here.
 """
 
+import sentinelle.checks.antivirus.checks
 import sentinelle.checks.backups.checks
 import sentinelle.checks.firewall.checks
 import sentinelle.checks.logs.checks
