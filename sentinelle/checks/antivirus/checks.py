@@ -23,7 +23,7 @@ from sentinelle.checks.antivirus.clamav import (
     read_database,
 )
 from sentinelle.checks.base import Check, register
-from sentinelle.checks.localstate import dpkg_installed, running_programs
+from sentinelle.facts import dpkg_installed, running_programs
 from sentinelle.model import Finding, Status
 from sentinelle.params import param
 
@@ -157,15 +157,15 @@ class AntivirusSignatures(Check):
             return
         limit = self.params.max_age_days * DAY
         for name in self.params.databases:
-            db = found.get(name)
-            if db is None:
+            wanted = found.get(name)
+            if wanted is None:
                 yield self.say(Status.FAIL, "missing", {"database": name,
                                                         "directory": directory},
                                evidence, key=name)
                 continue
-            age = max(0.0, (host.now() - db.built).total_seconds())
-            args = {"database": name, "built": _iso(db), "age": age, "limit": limit,
-                    "version": db.version}
+            age = max(0.0, (host.now() - wanted.built).total_seconds())
+            args = {"database": name, "built": _iso(wanted), "age": age, "limit": limit,
+                    "version": wanted.version}
             case = "stale" if age > limit else "fresh"
             yield self.say(Status.FAIL if case == "stale" else Status.PASS, case, args,
                            evidence, key=name)

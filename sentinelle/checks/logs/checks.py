@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sentinelle.checks.base import Check, register
-from sentinelle.checks.localstate import dpkg_installed, running_programs
 from sentinelle.checks.logs.journal import (
     CAT_CONFIG,
     JOURNALD_BINARIES,
@@ -25,6 +24,7 @@ from sentinelle.checks.logs.journal import (
 )
 from sentinelle.checks.privileges import lacking_args, lacking_reason, missing
 from sentinelle.errors import CommandError, CommandNotFound, CommandTimeout
+from sentinelle.facts import dpkg_installed, running_programs
 from sentinelle.model import Finding, Status
 from sentinelle.params import param
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sentinelle.checks.base import Check, register
-from sentinelle.checks.localstate import running_programs
 from sentinelle.errors import CommandError, CommandTimeout
+from sentinelle.facts import running_programs
 from sentinelle.model import Finding, Status
 from sentinelle.params import param
 

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sentinelle.checks.base import Check, register
-from sentinelle.checks.localstate import dpkg_installed
 from sentinelle.checks.patching.checks import DEB, RPM, package_family
 from sentinelle.checks.patching.commands import ToolFailed
 from sentinelle.checks.updates.apt import (
@@ -28,7 +27,7 @@ from sentinelle.checks.updates.apt import (
     last_logged_run,
 )
 from sentinelle.errors import CommandError, CommandNotFound, CommandTimeout
-from sentinelle.facts import os_release
+from sentinelle.facts import dpkg_installed, os_release
 from sentinelle.model import Finding, Status
 from sentinelle.params import param
 

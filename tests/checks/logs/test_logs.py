@@ -27,6 +27,8 @@ RULES = load_rules()
 FIXTURES = Path(__file__).parent / "fixtures"
 JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+# journalctl --directory looks in machine-id subdirectories, as journald writes them.
+MACHINE_DIR = "var/log/journal/3d1219c7c4c5404aaa1f6d2a48adfda4"
 
 
 def run(cls: type[Check], host: Host, **params: Any) -> Finding:
@@ -70,7 +72,7 @@ def real(root: Path) -> Host:
 
 def test_persistent_with_sixty_days_passes(tmp_path: Path) -> None:
     root = journald_tree(tmp_path)
-    write_journal(root / "var/log/journal/3d1219c7c4c5404aaa1f6d2a48adfda4", NOW - timedelta(days=60), NOW - timedelta(hours=1))
+    write_journal(root / MACHINE_DIR, NOW - timedelta(days=60), NOW - timedelta(hours=1))
     f = run(JournalRetention, real(root))
     assert f.status is Status.PASS and f.message == "logs.journal.persistent"
     assert f.args["history"] == pytest.approx(60 * 86400, abs=1)
@@ -79,7 +81,7 @@ def test_persistent_with_sixty_days_passes(tmp_path: Path) -> None:
 
 def test_a_short_history_fails(tmp_path: Path) -> None:
     root = journald_tree(tmp_path)
-    write_journal(root / "var/log/journal/3d1219c7c4c5404aaa1f6d2a48adfda4", NOW - timedelta(days=5))
+    write_journal(root / MACHINE_DIR, NOW - timedelta(days=5))
     f = run(JournalRetention, real(root))
     assert f.status is Status.FAIL and f.message == "logs.journal.short"
     assert "ne remonte qu'à 5 jours" in summary(f, "fr", RULES)
@@ -89,7 +91,7 @@ def test_a_short_history_fails(tmp_path: Path) -> None:
 
 def test_a_drop_in_making_it_volatile_wins(tmp_path: Path) -> None:
     root = journald_tree(tmp_path, conf="[Journal]\nStorage=volatile\n")
-    write_journal(root / "var/log/journal/3d1219c7c4c5404aaa1f6d2a48adfda4", NOW - timedelta(days=90))
+    write_journal(root / MACHINE_DIR, NOW - timedelta(days=90))
     f = run(JournalRetention, real(root))
     assert f.status is Status.FAIL and f.message == "logs.journal.volatile"
     assert f.args == {"storage": "volatile"}

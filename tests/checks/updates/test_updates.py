@@ -201,8 +201,8 @@ def test_config_dump_lists_and_last_value() -> None:
 def rhel(root: Path, apply: str = "yes", timer: str | None = "dnf-automatic.timer",
          ran: timedelta | None = timedelta(days=1)) -> Path:
     (root / "etc").mkdir(parents=True)
-    (root / "etc/os-release").write_text('NAME="Rocky Linux"\nID="rocky"\nID_LIKE="rhel centos fedora"\n'
-                                         'VERSION_ID="9.4"\n')
+    (root / "etc/os-release").write_text(
+        'NAME="Rocky Linux"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\n')
     (root / "etc/dnf").mkdir()
     # As dnf-automatic 4.14 ships it, apply_updates changed.
     (root / "etc/dnf/automatic.conf").write_text(
@@ -248,9 +248,11 @@ def test_dnf_automatic_stale_or_never_ran(tmp_path: Path) -> None:
 def test_dnf_automatic_absent_or_broken(tmp_path: Path) -> None:
     root = rhel(tmp_path)
     (root / "etc/dnf/automatic.conf").write_text("apply_updates = yes\n")
-    assert run(AutomaticUpdates, fixture_host(root)).message == "updates.automatic.dnf_conf_invalid"
+    f = run(AutomaticUpdates, fixture_host(root))
+    assert f.status is Status.ERROR and f.message == "updates.automatic.dnf_conf_invalid"
     (root / "etc/dnf/automatic.conf").unlink()
-    assert run(AutomaticUpdates, fixture_host(root)).message == "updates.automatic.dnf_not_installed"
+    f = run(AutomaticUpdates, fixture_host(root))
+    assert f.status is Status.FAIL and f.message == "updates.automatic.dnf_not_installed"
 
 
 def test_another_system_is_a_skip(tmp_path: Path) -> None:
@@ -288,7 +290,8 @@ def test_a_disabled_deb822_stanza_does_not_count(tmp_path: Path) -> None:
     f = run(SecuritySource, real(debian(tmp_path, sources=DEB822_NO_SECURITY)))
     assert f.status is Status.FAIL and f.message == "updates.security_source.apt_missing"
     assert f.args["suite"] == "bookworm-security"
-    assert "Aucune source de mises à jour de sécurité (bookworm-security)" in summary(f, "fr", RULES)
+    assert "Aucune source de mises à jour de sécurité (bookworm-security)" in summary(
+        f, "fr", RULES)
 
 
 def test_a_one_line_list_counts_but_not_for_another_release(tmp_path: Path) -> None:
@@ -334,3 +337,13 @@ def test_rpm_updates_repository(tmp_path: Path) -> None:
     assert f.status is Status.FAIL and f.message == "updates.security_source.rpm_missing"
     f = run(SecuritySource, fixture_host(rhel_repos(tmp_path / "c", "enabled=1\n")))
     assert f.status is Status.ERROR and f.message == "updates.security_source.repo_invalid"
+
+
+@pytest.mark.parametrize(
+    ("error", "case"),
+    [(CommandNotFound("apt-get: not installed"), "no_apt"),
+     (CommandTimeout("apt-get indextargets: no answer after 30 s"), "tool_timeout")])
+def test_indextargets_that_cannot_answer(tmp_path: Path, error: Exception, case: str) -> None:
+    f = run(SecuritySource, fixture_host(debian(tmp_path), commands={INDEXTARGETS_ARGV: error}))
+    assert f.message == f"updates.security_source.{case}"
+    assert f.status is (Status.SKIP if case == "no_apt" else Status.ERROR)
