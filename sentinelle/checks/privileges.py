@@ -17,6 +17,7 @@ from typing import Any
 # Bit numbers from linux/capability.h.
 CAPABILITIES = {
     "CAP_DAC_READ_SEARCH": 2,
+    "CAP_NET_ADMIN": 12,
     "CAP_NET_RAW": 13,
     "CAP_SYS_PTRACE": 19,
 }

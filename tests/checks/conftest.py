@@ -32,3 +32,9 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
     """Some tests were left out: test_messages.py cannot expect every message reached."""
     if items:
         items[0].config._checks_deselected = True  # type: ignore[attr-defined]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """test_messages.py judges what every other test said: it runs last, also after the
+    families whose names sort after it (time, updates)."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/checks/test_messages.py"))

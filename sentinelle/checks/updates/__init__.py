@@ -1,0 +1,1 @@
+"""Updates family: security updates install by themselves, from a security source."""
