@@ -4,5 +4,12 @@ Importing this package registers them; scapy is never imported here.
 """
 
 import sentinelle.checks.backups.checks
+import sentinelle.checks.certificates.checks
+import sentinelle.checks.encryption.checks
+import sentinelle.checks.hardening.checks
 import sentinelle.checks.patching.checks
-import sentinelle.checks.ports.checks  # noqa: F401
+import sentinelle.checks.ports.checks
+import sentinelle.checks.remote_access.checks
+import sentinelle.checks.removable_media.checks
+import sentinelle.checks.services.checks
+import sentinelle.checks.sharing.checks  # noqa: F401

@@ -1,0 +1,4 @@
+"""File sharing: Samba's effective configuration as its own `testparm -s -v` prints it.
+
+`checks` holds the registered checks; `samba` runs testparm and reads its output.
+"""
