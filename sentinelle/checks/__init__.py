@@ -4,5 +4,6 @@ Importing this package registers them; scapy is never imported here.
 """
 
 import sentinelle.checks.backups.checks
+import sentinelle.checks.lan.checks
 import sentinelle.checks.patching.checks
 import sentinelle.checks.ports.checks  # noqa: F401
