@@ -36,7 +36,7 @@ def _exchange(ip: str, port: int, request: bytes, timeout: float) -> bytes:
         return b""
 
 
-def _status(answer: bytes, protocol: bytes) -> tuple[int, dict[str, str]]:
+def _status(answer: bytes, protocol: str) -> tuple[int, dict[str, str]]:
     head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1", "replace").split("\r\n")
     words = head[0].split() if head else []
     if len(words) < 2 or not words[0].upper().startswith(protocol) or not words[1].isdigit():
@@ -52,7 +52,7 @@ def _status(answer: bytes, protocol: bytes) -> tuple[int, dict[str, str]]:
 def http_cleartext(ip: str, port: int, timeout: float) -> bool:
     """True when the port answers HTTP in clear without sending the browser to HTTPS."""
     request = f"GET / HTTP/1.0\r\nHost: {ip}\r\nUser-Agent: sentinelle\r\n\r\n".encode()
-    status, headers = _status(_exchange(ip, port, request, timeout), b"HTTP/")
+    status, headers = _status(_exchange(ip, port, request, timeout), "HTTP/")
     if status == 0:
         return False
     redirected = 300 <= status < 400 and headers.get("location", "").lower().startswith("https:")
@@ -64,5 +64,5 @@ def rtsp_open(ip: str, port: int, timeout: float) -> bool:
     url = f"rtsp://{ip}:{port}/"
     request = (f"DESCRIBE {url} RTSP/1.0\r\nCSeq: 2\r\nAccept: application/sdp\r\n"
                "User-Agent: sentinelle\r\n\r\n").encode()
-    status, headers = _status(_exchange(ip, port, request, timeout), b"RTSP/")
+    status, headers = _status(_exchange(ip, port, request, timeout), "RTSP/")
     return status == 200 and "www-authenticate" not in headers
