@@ -117,6 +117,15 @@ class Lan:
         return subprocess.run(self.argv(argv, ns), capture_output=True, text=True,
                               timeout=timeout, stdin=subprocess.DEVNULL, check=False, env=env)
 
+    def popen(self, argv: Sequence[str], env: dict[str, str] | None = None
+              ) -> subprocess.Popen[str]:
+        """A process in the server namespace, stopped at teardown."""
+        proc = subprocess.Popen(self.argv(argv), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env)
+        self.processes.append(proc)
+        return proc
+
     def listen(self, ns: str, kind: str, port: int) -> None:
         proc = subprocess.Popen(
             self.argv([sys.executable, "-c", LISTENER, kind, str(port), str(LIFETIME)], ns),
@@ -129,10 +138,14 @@ class Lan:
             raise NetnsError(f"{kind} listener on {port} in {ns} did not start")
 
     def ping_from_server(self, name: str) -> None:
-        """Real traffic from the server to a device: fills the server's neighbour table."""
-        out = self.run(["ping", "-c", "1", "-W", "2", self.ip_of(name)])
+        """Real traffic from the server to a device (a TCP connection attempt, answered by a
+        reset when nothing listens): fills the server's neighbour table as any use would."""
+        code = ("import socket; s = socket.socket(); s.settimeout(2)\n"
+                f"try: s.connect(({self.ip_of(name)!r}, 9))\n"
+                "except ConnectionRefusedError: pass\n")
+        out = self.run([sys.executable, "-c", code])
         if out.returncode != 0:
-            raise NetnsError(f"ping {name}: {out.stdout} {out.stderr}")
+            raise NetnsError(f"no answer from {name}: {out.stderr}")
 
 
 def cleanup_stale() -> None:
