@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from sentinelle.host import Host
 
 ROUTE_ARGV = ("ip", "-j", "-4", "route", "show", "table", "main")
+PROC_ROUTE = "/proc/net/route"
+RTF_GATEWAY = 0x2
 ROUTE_TIMEOUT = 5.0
 
 
@@ -39,7 +41,10 @@ class Refused:
 
 def attached_subnets(host: Host) -> list[Subnet]:
     """The IPv4 subnets of the kernel's main table with scope link (directly attached),
-    loopback and link-local aside; raises CommandError when `ip` cannot be run."""
+    loopback and link-local aside; raises CommandError when `ip` cannot be run. An inspected
+    tree that holds its own /proc/net/route is read from it (its routes, not this machine's)."""
+    if not host.is_live and host.exists(PROC_ROUTE):
+        return parse_proc_route(host.read_text(PROC_ROUTE))
     result = host.run(list(ROUTE_ARGV), timeout=ROUTE_TIMEOUT)
     if not result.ok:
         return []
@@ -63,6 +68,31 @@ def parse_routes(text: str) -> list[Subnet]:
         if network.is_loopback or network.is_link_local or network.prefixlen >= 31:
             continue
         found.append(Subnet(network, str(route.get("dev", "")), str(route.get("prefsrc", ""))))
+    return found
+
+
+def _le_ipv4(word: str) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(int.from_bytes(bytes.fromhex(word), "little"))
+
+
+def parse_proc_route(text: str) -> list[Subnet]:
+    """/proc/net/route: the routes without a gateway (directly attached); addresses are
+    little-endian hex. It names no source address."""
+    found: list[Subnet] = []
+    for line in text.splitlines()[1:]:
+        words = line.split()
+        if len(words) < 8:
+            continue
+        try:
+            flags = int(words[3], 16)
+            network = ipaddress.IPv4Network(f"{_le_ipv4(words[1])}/{_le_ipv4(words[7])}")
+        except ValueError:
+            continue
+        if flags & RTF_GATEWAY or network.prefixlen == 0:
+            continue
+        if network.is_loopback or network.is_link_local or network.prefixlen >= 31:
+            continue
+        found.append(Subnet(network, words[0], ""))
     return found
 
 

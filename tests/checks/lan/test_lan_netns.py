@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.checks.lan.lan_netns import CAMERA, NAS, PC, PRINTER, Lan, namespace_lan
+from sentinelle.model import Status
+from tests.checks.lan.lan_netns import CAMERA, NAS, PC, PRINTER, DeviceSpec, Lan, namespace_lan
+from tests.checks.texts import SAID, Said
 from tests.conftest import need_root, need_tool
 
 pytestmark = pytest.mark.integration
@@ -32,6 +34,15 @@ def lan() -> Any:
         yield built
 
 
+def said(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The findings of a run in the namespace, recorded as those made in this process are, so
+    that test_messages.py renders them too (tests/checks/conftest.py)."""
+    for r in results:
+        if r.get("message", "").startswith("lan."):
+            SAID.append(Said(r["check"], Status(r["status"]), r["message"], dict(r["args"])))
+    return results
+
+
 def sentinelle(lan: Lan, *args: str, timeout: float = 120) -> str:
     out = lan.run([sys.executable, "-m", "sentinelle.cli", *args], timeout=timeout, env=ENV)
     assert out.returncode in (0, 1), out.stderr
@@ -43,7 +54,7 @@ def check(lan: Lan, tmp_path: Path, config: str) -> list[dict[str, Any]]:
     path.write_text(f"agent:\n  state_dir: {tmp_path / 'state'}\n{config}", encoding="utf-8")
     report = json.loads(sentinelle(lan, "check", "--only", "lan", "--config", str(path),
                                    "--format", "json"))
-    return list(report["results"])
+    return said(list(report["results"]))
 
 
 def by(results: list[dict[str, Any]], check_id: str) -> list[dict[str, Any]]:
@@ -83,8 +94,6 @@ def test_an_active_sweep_lists_each_device_with_its_vendor_class_and_risks(
 def test_an_rtsp_server_that_asks_for_a_password_is_not_flagged(tmp_path: Path) -> None:
     need_root()
     need_tool("nmap")
-    from tests.checks.lan.lan_netns import DeviceSpec
-
     guarded = DeviceSpec("cam2", "44:19:b6:10:00:09", (("rtsp_auth", 554),))
     with namespace_lan([guarded]) as lan:
         results = check(lan, tmp_path, ACTIVE)
@@ -133,7 +142,7 @@ def test_without_cap_net_raw_the_sweep_is_skipped_naming_it_and_the_table_still_
                       env=ENV, timeout=120)
     assert out.stdout, out.stderr
     report = json.loads(out.stdout)
-    results = report["results"]
+    results = said(report["results"])
     (skip,) = [r for r in results if r["message"] == "lan.devices.sweep_no_capability"]
     assert skip["status"] == "skip" and skip["args"]["capabilities"] == ["CAP_NET_RAW"]
     assert skip["args"]["user"] == "nobody"
@@ -178,7 +187,7 @@ def test_approval_at_the_collector_clears_the_unknown_finding_of_that_device_onl
     def cycle(code: str) -> list[dict[str, Any]]:
         agent_yaml, state = agents[code]
         sentinelle(lan, "agent", "run", "--once", "--config", str(agent_yaml))
-        return list(json.loads((state / "last-report.json").read_text())["results"])
+        return said(list(json.loads((state / "last-report.json").read_text())["results"]))
 
     def unknown(results: list[dict[str, Any]]) -> set[str]:
         return {r["key"] for r in by(results, "lan.unknown_devices") if r["status"] == "warn"}
@@ -192,9 +201,9 @@ def test_approval_at_the_collector_clears_the_unknown_finding_of_that_device_onl
     assert all(d["first_seen"] and not d["approved"] for d in listed)
     assert sentinelle(lan, *admin, "device", "list", "--commune", "01002").startswith("Aucun")
 
-    said = sentinelle(lan, *admin, "device", "approve", "--commune", "01001", "--mac",
+    answer = sentinelle(lan, *admin, "device", "approve", "--commune", "01001", "--mac",
                       CAMERA.mac.upper(), "--label", "Caméra de l'accueil", "--by", "soc")
-    assert CAMERA.mac in said
+    assert CAMERA.mac in answer
     time.sleep(5.5)  # the collector's policy tables are cached for 5 s
     assert unknown(cycle("01001")) == every - {CAMERA.mac}
     # Another commune on the same wires: its own inventory, its own approvals.
