@@ -159,7 +159,8 @@ def real_report(tmp: Path, backups: bool, at: datetime, state: Path) -> Report:
     state.mkdir(parents=True, exist_ok=True)
     # The scenario's scores are worked out for the patching, ports and backups checks
     # (docs/scoring.md): the declarative hardening checks, which read this machine, stay out.
-    lines = ["agent:", f"  state_dir: {state}", "checks:", "  hardening: {enabled: false}"]
+    lines = ["agent:", f"  state_dir: {state}", "checks:", "  hardening: {enabled: false}",
+             "  lan: {enabled: false}"]
     if backups:
         lines += ["backups:", "  locations:"]
         for name, offline in (("nas", False), ("usb", True)):
