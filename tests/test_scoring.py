@@ -72,10 +72,11 @@ def test_the_host_is_the_weighted_mean_of_its_categories(policy: ScoringPolicy) 
 def test_a_family_no_category_lists_is_a_category_of_its_own(policy: ScoringPolicy) -> None:
     assert policy.category_of("patching.pending_updates") == "updates"
     assert policy.category_of("ssh.root_login") == "accounts"
-    assert policy.category_of("lan.unknown_devices") == "lan"
-    assert policy.category_weight("lan") == policy.default_category_weight == 1.0
+    assert policy.category_of("lan.unknown_devices") == "network"  # listed, weight 2
+    assert policy.category_of("wifi.open_network") == "wifi"
+    assert policy.category_weight("wifi") == policy.default_category_weight == 1.0
     findings = [f(Status.PASS, Severity.HIGH, "backups.freshness"),  # backups (3): 100 %
-                f(Status.FAIL, Severity.LOW, "lan.unknown_devices")]  # lan (1): 0 %
+                f(Status.FAIL, Severity.LOW, "wifi.open_network")]  # wifi (1): 0 %
     assert score_findings(findings, policy).value == pytest.approx(75.0)
 
 

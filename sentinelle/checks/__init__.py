@@ -15,6 +15,7 @@ import sentinelle.checks.encryption.windows
 import sentinelle.checks.firewall.checks
 import sentinelle.checks.firewall.windows
 import sentinelle.checks.hardening.checks
+import sentinelle.checks.lan.checks
 import sentinelle.checks.logs.checks
 import sentinelle.checks.logs.windows
 import sentinelle.checks.patching.checks

@@ -63,6 +63,31 @@ def register(subparsers: Subparsers) -> None:
                         help=helptext("cli.help.collector.agent.agent_id"))
 
     _register_policy(csub)
+    _register_devices(csub)
+
+
+def _register_devices(csub: Any) -> None:
+    """`collector device …`: the commune's LAN inventory, and the SOC's approvals."""
+    _, dsub = group(csub, "device", "device_command", help=helptext("cli.help.collector.device"))
+    dlist = command(dsub, "list", run, help=helptext("cli.help.collector.device.list"))
+    dlist.add_argument("--commune", required=True, metavar="INSEE",
+                       help=helptext("cli.help.collector.device.commune"))
+    dlist.add_argument("--format", choices=("text", "json"), default="text",
+                       help=helptext("cli.help.collector.device.format"))
+    dapprove = command(dsub, "approve", run, help=helptext("cli.help.collector.device.approve"))
+    dapprove.add_argument("--commune", required=True, metavar="INSEE",
+                          help=helptext("cli.help.collector.device.commune"))
+    dapprove.add_argument("--mac", required=True, help=helptext("cli.help.collector.device.mac"))
+    dapprove.add_argument("--label", required=True,
+                          help=helptext("cli.help.collector.device.label"))
+    dapprove.add_argument("--by", required=True, metavar="NAME",
+                          help=helptext("cli.help.collector.by"))
+    dforget = command(dsub, "forget", run, help=helptext("cli.help.collector.device.forget"))
+    dforget.add_argument("--commune", required=True, metavar="INSEE",
+                         help=helptext("cli.help.collector.device.commune"))
+    dforget.add_argument("--mac", required=True, help=helptext("cli.help.collector.device.mac"))
+    dforget.add_argument("--by", required=True, metavar="NAME",
+                         help=helptext("cli.help.collector.by"))
 
 
 def _register_policy(csub: Any) -> None:

@@ -97,6 +97,11 @@ def run_collector(args: argparse.Namespace) -> int:
 def _manage(store: Store, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     cmd = args.collector_command
+    if cmd == "device":
+        from sentinelle.collector.device_cli import manage_devices
+
+        return manage_devices(store, args, _need_commune(store, args.commune, "device",
+                                                         "--commune").code)
     if cmd in ("policy", "waiver"):
         from sentinelle.collector.policy_cli import manage_policy, manage_waivers
 

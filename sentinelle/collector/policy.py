@@ -10,7 +10,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sentinelle.collector.records import AgentRecord, Commune, PolicyRecord, WaiverRecord
+from sentinelle.collector.records import (
+    AgentRecord,
+    Commune,
+    DeviceRecord,
+    PolicyRecord,
+    WaiverRecord,
+)
 from sentinelle.config import KnownParams, parse_checks
 from sentinelle.errors import ConfigError, expect, problem
 from sentinelle.model import Waiver
@@ -24,6 +30,18 @@ from sentinelle.syndicate import (
 )
 from sentinelle.validation import Section, load_yaml_file
 from sentinelle.waivers import SCOPE_PATTERN, applies_to, check_expiry, expiry_date
+
+# The check whose `approved` parameter carries the commune's approved devices to its agents.
+APPROVED_CHECK = "lan.unknown_devices"
+
+
+def approved_by_commune(devices: Iterable[DeviceRecord]) -> dict[str, list[str]]:
+    """The approved MAC addresses of each commune."""
+    out: dict[str, list[str]] = {}
+    for d in devices:
+        if d.approved:
+            out.setdefault(d.commune, []).append(d.mac)
+    return out
 
 
 def scopes_of(agent: AgentRecord, commune: Commune | None) -> list[str]:
@@ -40,9 +58,14 @@ def effective_policy(
     commune: Commune | None,
     policies: Mapping[str, PolicyRecord],
     waivers: Iterable[WaiverRecord],
+    approved_devices: Collection[str] = (),
 ) -> ServedPolicy:
     """What the collector serves to one agent: the settings of its scopes merged (a check's
-    parameters key by key, policy files by name), and the active waivers of those scopes."""
+    parameters key by key, policy files by name), and the active waivers of those scopes.
+
+    `approved_devices`: the MAC addresses approved in the agent's commune (`sentinelle
+    collector device approve`), served as the `approved` parameter of lan.unknown_devices,
+    added to any a scope's policy lists; never another commune's."""
     checks: dict[str, dict[str, Any]] = {}
     files: dict[str, str] = {}
     used: list[str] = []
@@ -56,6 +79,10 @@ def effective_policy(
             checks.setdefault(key, {}).update(settings)
         for item in document.get("policies", []):
             files[item["name"]] = item["content"]
+    if approved_devices:
+        settings = checks.setdefault(APPROVED_CHECK, {})
+        listed = settings.get("approved") or []
+        settings["approved"] = sorted({*map(str, listed), *approved_devices})
     departement = commune.departement if commune is not None else ""
     served = [
         w.waiver for w in waivers

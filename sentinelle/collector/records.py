@@ -142,3 +142,40 @@ class PolicyChange:
     action: str  # policy_set, policy_cleared, waiver_added, waiver_revoked
     scope: str
     detail: str
+
+
+@dataclass(frozen=True)
+class SeenDevice:
+    """A device of the commune's LAN as one Report saw it (lan.devices' inventory)."""
+
+    mac: str
+    ip: str
+    vendor: str
+    device_class: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """A device of a commune's inventory: when it was seen, and whether it is approved.
+
+    `missing_since`: the first Report of the agent that last saw it in which it was absent
+    (None while it is seen). A device approved before it was ever seen has no times yet."""
+
+    commune: str
+    mac: str
+    ip: str
+    vendor: str
+    device_class: str
+    name: str
+    first_seen: datetime | None
+    last_seen: datetime | None
+    last_agent: str
+    missing_since: datetime | None
+    label: str | None  # set when approved
+    approved_by: str | None
+    approved_at: datetime | None
+
+    @property
+    def approved(self) -> bool:
+        return self.label is not None

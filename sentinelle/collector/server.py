@@ -31,6 +31,7 @@ from prometheus_client import (
 )
 
 from sentinelle import __version__
+from sentinelle.collector.devices import seen_devices
 from sentinelle.collector.fleet import Fleet
 from sentinelle.collector.guard import (
     LOCAL,
@@ -43,12 +44,13 @@ from sentinelle.collector.guard import (
 from sentinelle.collector.gzipped import InflateRefused, compress, inflate_member
 from sentinelle.collector.ingest import GroupCommitter
 from sentinelle.collector.openapi import openapi_document
-from sentinelle.collector.policy import effective_policy
+from sentinelle.collector.policy import approved_by_commune, effective_policy
 from sentinelle.collector.records import (
     AgentRecord,
     DailySnapshot,
     IncomingReport,
     PolicyRecord,
+    SeenDevice,
     WaiverRecord,
     checks_document,
 )
@@ -124,7 +126,9 @@ class CollectorService:
         )
         self.committer: GroupCommitter | None = None
         self._agents: dict[str, tuple[AgentRecord | None, float]] = {}
-        self._policy_tables: tuple[float, dict[str, PolicyRecord], list[WaiverRecord]] | None = None
+        self._policy_tables: (
+            tuple[float, dict[str, PolicyRecord], list[WaiverRecord], dict[str, list[str]]] | None
+        ) = None
         self._tasks: list[asyncio.Task[None]] = []
         # _created series would only add cardinality to the fleet view.
         disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -351,10 +355,11 @@ class CollectorService:
 
     def _incoming(
         self, body: bytes, agent: AgentRecord, received: float
-    ) -> tuple[IncomingReport, Score]:
-        """Validate a pushed body and make what is stored of it. The decoded structs die when
-        this returns: a push then waits for its commit holding only bytes and tuples, which
-        keeps the garbage collector's work per push small when many are in flight."""
+    ) -> tuple[IncomingReport, Score, list[SeenDevice] | None]:
+        """Validate a pushed body and make what is stored of it, with the LAN devices it lists.
+        The decoded structs die when this returns: a push then waits for its commit holding
+        only bytes and tuples, which keeps the garbage collector's work per push small when
+        many are in flight."""
         data = decode_report(body, self.settings.limits, datetime.fromtimestamp(received, UTC))
         score = self._score(data)
         incoming = IncomingReport(
@@ -372,7 +377,17 @@ class CollectorService:
             _checks_json(data.results),
             _ENCODE(score.to_dict()).decode(),
         )
-        return incoming, score
+        return incoming, score, seen_devices(data.results)
+
+    def _observe_devices(self, agent: AgentRecord, devices: list[SeenDevice],
+                         at: datetime) -> None:
+        """The commune's inventory after a stored Report: kept apart from the Report's own
+        transaction, so an inventory that cannot be written never costs the Report (the next
+        one records the devices again)."""
+        try:
+            self.store.observe_devices(agent.commune, agent.agent_id, devices, at)
+        except Exception as exc:
+            log.warning("LAN inventory of %s not recorded: %s", agent.commune, exc)
 
     def _score(self, report: Any) -> Score:
         """The collector's own score of a decoded Report: one scoring function for all."""
@@ -601,7 +616,7 @@ class CollectorService:
                 return body
             received = self.clock()
             try:
-                incoming, score = self._incoming(body, agent, received)
+                incoming, score, devices = self._incoming(body, agent, received)
             except ReportInvalid as exc:
                 self.pushes.labels("rejected").inc()
                 if exc.field == "$" and "invalid JSON" in str(exc):
@@ -627,21 +642,27 @@ class CollectorService:
             return web.json_response({"report_id": incoming.report_id, "status": "duplicate"})
         self.fleet.update(agent, received, generated, score, stored_body)
         self.pushes.labels("stored").inc()
+        if devices is not None:
+            await asyncio.get_running_loop().run_in_executor(
+                None, self._observe_devices, agent, devices, datetime.fromtimestamp(received, UTC))
         return web.Response(
             body=_ENCODE({"report_id": incoming.report_id, "status": "stored"}),
             status=201,
             content_type="application/json",
         )
 
-    def _load_policy_tables(self) -> tuple[dict[str, PolicyRecord], list[WaiverRecord]]:
+    def _load_policy_tables(
+        self,
+    ) -> tuple[dict[str, PolicyRecord], list[WaiverRecord], dict[str, list[str]]]:
         now = time.monotonic()
         cached = self._policy_tables
         if cached is not None and now - cached[0] < POLICY_CACHE_SECONDS:
-            return cached[1], cached[2]
+            return cached[1], cached[2], cached[3]
         policies = {p.scope: p for p in self.store.list_policies()}
         waivers = self.store.list_waivers()
-        self._policy_tables = (now, policies, waivers)
-        return policies, waivers
+        approved = approved_by_commune(self.store.list_devices())
+        self._policy_tables = (now, policies, waivers, approved)
+        return policies, waivers, approved
 
     async def policy(self, request: web.Request) -> web.Response:
         """The agent's effective policy (its scopes' settings and waivers); 304 when the
@@ -652,11 +673,13 @@ class CollectorService:
             return agent
         loop = asyncio.get_running_loop()
         try:
-            policies, waivers = await loop.run_in_executor(None, self._load_policy_tables)
+            policies, waivers, approved = await loop.run_in_executor(None,
+                                                                     self._load_policy_tables)
         except Exception as exc:
             return problem(503, "Store unavailable", str(exc)[:200], {"Retry-After": "60"})
         commune = self.fleet.commune(agent.commune)
-        served = effective_policy(agent, commune, policies, waivers)
+        served = effective_policy(agent, commune, policies, waivers,
+                                  approved.get(agent.commune, ()))
         etag = f'"{served.version}"'
         if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
             return web.Response(status=304, headers={"ETag": etag})

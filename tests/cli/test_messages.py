@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # management commands, what enrollment tells the technician and the demo.
 SPEAKERS = sorted([*(ROOT / "sentinelle/cli").glob("*.py"), ROOT / "sentinelle/report/cli.py",
                    ROOT / "sentinelle/dashboards/push.py", ROOT / "sentinelle/collector/cli.py",
+                   ROOT / "sentinelle/collector/device_cli.py",
                    ROOT / "sentinelle/collector/policy_cli.py",
                    ROOT / "sentinelle/agent/enroll.py", ROOT / "sentinelle/demo.py"])
 LANGS = ("fr", "en")

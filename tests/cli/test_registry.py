@@ -37,6 +37,8 @@ COMMANDS = {
     ("collector", "policy", "show"), ("collector", "policy", "history"),
     ("collector", "waiver", "add"), ("collector", "waiver", "list"),
     ("collector", "waiver", "revoke"),
+    ("collector", "device", "list"), ("collector", "device", "approve"),
+    ("collector", "device", "forget"),
 }
 
 

@@ -19,11 +19,13 @@ from sentinelle.collector.records import (
     CheckState,
     Commune,
     DailySnapshot,
+    DeviceRecord,
     EnrollmentToken,
     IncomingReport,
     LatestReport,
     PolicyChange,
     PolicyRecord,
+    SeenDevice,
     WaiverRecord,
 )
 from sentinelle.errors import SentinelleError
@@ -205,3 +207,25 @@ class Store(ABC):
     @abstractmethod
     def policy_changes(self, limit: int = 100) -> list[PolicyChange]:
         """The latest changes of the policy and the waivers, newest first."""
+
+    # The commune's LAN inventory (sentinelle.checks.lan, `sentinelle collector device …`).
+
+    @abstractmethod
+    def observe_devices(
+        self, commune: str, agent_id: str, seen: Sequence[SeenDevice], at: datetime
+    ) -> None:
+        """Record what one agent's Report saw: new devices get `first_seen`, known ones their
+        `last_seen`; a device this agent saw last and no longer sees gets `missing_since`."""
+
+    @abstractmethod
+    def list_devices(self, commune: str | None = None) -> list[DeviceRecord]:
+        """The devices of one commune (or all), by commune then MAC."""
+
+    @abstractmethod
+    def approve_device(self, commune: str, mac: str, label: str, who: str, now: datetime) -> None:
+        """Approve a device (seen or not yet) with a label; recorded in the policy history."""
+
+    @abstractmethod
+    def forget_device(self, commune: str, mac: str, who: str, now: datetime) -> bool:
+        """Remove a device and its approval (recorded); False when the commune has no such
+        device."""

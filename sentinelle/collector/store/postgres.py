@@ -26,11 +26,13 @@ from sentinelle.collector.records import (
     CheckState,
     Commune,
     DailySnapshot,
+    DeviceRecord,
     EnrollmentToken,
     IncomingReport,
     LatestReport,
     PolicyChange,
     PolicyRecord,
+    SeenDevice,
     WaiverRecord,
 )
 from sentinelle.collector.store import migrations
@@ -799,3 +801,71 @@ class PostgresStore(Store):
                 "SELECT * FROM policy_changes ORDER BY change_id DESC LIMIT %s", (limit,)
             )
         ]
+
+    # The commune's LAN inventory
+
+    def observe_devices(
+        self, commune: str, agent_id: str, seen: Sequence[SeenDevice], at: datetime
+    ) -> None:
+        when = _utc(at)
+        with self._tx("cannot change the device inventory") as db:
+            for d in seen:
+                db.execute(
+                    "INSERT INTO lan_devices(commune, mac, ip, vendor, device_class, name, "
+                    "first_seen, last_seen, last_agent) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT(commune, mac) DO UPDATE SET ip=excluded.ip, "
+                    "vendor=excluded.vendor, device_class=excluded.device_class, "
+                    "name=excluded.name, last_seen=excluded.last_seen, "
+                    "last_agent=excluded.last_agent, missing_since=NULL, "
+                    "first_seen=COALESCE(lan_devices.first_seen, excluded.first_seen)",
+                    (commune, d.mac, d.ip, d.vendor, d.device_class, d.name, when, when,
+                     agent_id),
+                )
+            # Gone from the view of the agent that saw it last: noted once, at this Report.
+            macs = [d.mac for d in seen]
+            rows = db.execute(
+                "SELECT mac FROM lan_devices WHERE commune=%s AND last_agent=%s "
+                "AND missing_since IS NULL",
+                (commune, agent_id),
+            ).fetchall()
+            for row in rows:
+                if row["mac"] not in macs:
+                    db.execute(
+                        "UPDATE lan_devices SET missing_since=%s WHERE commune=%s AND mac=%s",
+                        (when, commune, row["mac"]),
+                    )
+
+    def list_devices(self, commune: str | None = None) -> list[DeviceRecord]:
+        where, args = ("WHERE commune=%s ", (commune,)) if commune is not None else ("", ())
+        return [
+            DeviceRecord(
+                r["commune"], r["mac"], r["ip"], r["vendor"], r["device_class"], r["name"],
+                (r["first_seen"]), (r["last_seen"]), r["last_agent"],
+                (r["missing_since"]), r["label"], r["approved_by"], (r["approved_at"]),
+            )
+            for r in self._query(
+                "SELECT * FROM lan_devices " + where
+                + 'ORDER BY commune COLLATE "C", mac COLLATE "C"', args)
+        ]
+
+    def approve_device(self, commune: str, mac: str, label: str, who: str, now: datetime) -> None:
+        with self._tx("cannot change the device inventory") as db:
+            db.execute(
+                "INSERT INTO lan_devices(commune, mac, label, approved_by, approved_at) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT(commune, mac) DO UPDATE SET "
+                "label=excluded.label, approved_by=excluded.approved_by, "
+                "approved_at=excluded.approved_at",
+                (commune, mac, label, who, _utc(now)),
+            )
+            self._record_change(db, now, who, "device_approved", f"commune:{commune}",
+                                json.dumps({"mac": mac, "label": label}, ensure_ascii=False))
+
+    def forget_device(self, commune: str, mac: str, who: str, now: datetime) -> bool:
+        with self._tx("cannot change the device inventory") as db:
+            gone = db.execute("DELETE FROM lan_devices WHERE commune=%s AND mac=%s",
+                              (commune, mac)).rowcount > 0
+            if gone:
+                self._record_change(db, now, who, "device_forgotten", f"commune:{commune}",
+                                    json.dumps({"mac": mac}))
+            return gone

@@ -34,11 +34,13 @@ from sentinelle.collector.records import (
     CheckState,
     Commune,
     DailySnapshot,
+    DeviceRecord,
     EnrollmentToken,
     IncomingReport,
     LatestReport,
     PolicyChange,
     PolicyRecord,
+    SeenDevice,
     WaiverRecord,
 )
 from sentinelle.collector.store import migrations
@@ -709,3 +711,69 @@ class SQLiteStore(Store):
                 "SELECT * FROM policy_changes ORDER BY change_id DESC LIMIT ?", (limit,)
             )
         ]
+
+    # The commune's LAN inventory
+
+    def observe_devices(
+        self, commune: str, agent_id: str, seen: Sequence[SeenDevice], at: datetime
+    ) -> None:
+        when = _iso(at)
+        with self._tx() as db:
+            for d in seen:
+                db.execute(
+                    "INSERT INTO lan_devices(commune, mac, ip, vendor, device_class, name, "
+                    "first_seen, last_seen, last_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(commune, mac) DO UPDATE SET ip=excluded.ip, "
+                    "vendor=excluded.vendor, device_class=excluded.device_class, "
+                    "name=excluded.name, last_seen=excluded.last_seen, "
+                    "last_agent=excluded.last_agent, missing_since=NULL, "
+                    "first_seen=COALESCE(lan_devices.first_seen, excluded.first_seen)",
+                    (commune, d.mac, d.ip, d.vendor, d.device_class, d.name, when, when,
+                     agent_id),
+                )
+            # Gone from the view of the agent that saw it last: noted once, at this Report.
+            macs = [d.mac for d in seen]
+            rows = db.execute(
+                "SELECT mac FROM lan_devices WHERE commune=? AND last_agent=? "
+                "AND missing_since IS NULL",
+                (commune, agent_id),
+            ).fetchall()
+            for row in rows:
+                if row[0] not in macs:
+                    db.execute(
+                        "UPDATE lan_devices SET missing_since=? WHERE commune=? AND mac=?",
+                        (when, commune, row[0]),
+                    )
+
+    def list_devices(self, commune: str | None = None) -> list[DeviceRecord]:
+        where, args = ("WHERE commune=? ", (commune,)) if commune is not None else ("", ())
+        return [
+            DeviceRecord(
+                r["commune"], r["mac"], r["ip"], r["vendor"], r["device_class"], r["name"],
+                _dt(r["first_seen"]), _dt(r["last_seen"]), r["last_agent"],
+                _dt(r["missing_since"]), r["label"], r["approved_by"], _dt(r["approved_at"]),
+            )
+            for r in self._query(
+                "SELECT * FROM lan_devices " + where + 'ORDER BY commune, mac', args)
+        ]
+
+    def approve_device(self, commune: str, mac: str, label: str, who: str, now: datetime) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO lan_devices(commune, mac, label, approved_by, approved_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(commune, mac) DO UPDATE SET "
+                "label=excluded.label, approved_by=excluded.approved_by, "
+                "approved_at=excluded.approved_at",
+                (commune, mac, label, who, _iso(now)),
+            )
+            self._record_change(db, now, who, "device_approved", f"commune:{commune}",
+                                json.dumps({"mac": mac, "label": label}, ensure_ascii=False))
+
+    def forget_device(self, commune: str, mac: str, who: str, now: datetime) -> bool:
+        with self._tx() as db:
+            gone = db.execute("DELETE FROM lan_devices WHERE commune=? AND mac=?",
+                              (commune, mac)).rowcount > 0
+            if gone:
+                self._record_change(db, now, who, "device_forgotten", f"commune:{commune}",
+                                    json.dumps({"mac": mac}))
+            return gone
