@@ -81,7 +81,10 @@ EXPECTED_EMPTY: dict[str, Empty] = {
         "no account of this machine opens without a password, root is its only UID 0 and "
         "sshd refuses empty passwords: no accounts or ssh check has a critical failure",
         'absent(sentinelle_check_status{check=~"(accounts|ssh)[.].+", status="fail", '
-        'severity="critical"})'),
+        'severity="critical"})'
+        # …and the checks that would see it really ran on every host.
+        ' and on () (count(sentinelle_check_success{check="accounts.uid0"} == 1)'
+        "            == count(sentinelle_host_risk_score))"),
     "SentinelleFirewallOff": Empty(
         "this machine's firewall checks pass, or none runs here",
         'absent(sentinelle_check_status{check=~"firewall[.].+", status="fail"})'),
