@@ -86,6 +86,11 @@ def installed_packages(host: Host, wanted: Sequence[str]) -> Packages:
     if not host.is_live:
         raise PackagesUnseen(f"no {DPKG_STATUS} under {host.root}, and rpm reads only this "
                              "machine")
+    return rpm_installed(host, wanted)
+
+
+def rpm_installed(host: Host, wanted: Sequence[str]) -> Packages:
+    """Which of `wanted` rpm says are installed (RHEL and its rebuilds)."""
     names = sorted(set(wanted))
     found_rpm: set[str] = set()
     for start in range(0, len(names), RPM_BATCH):
