@@ -40,7 +40,7 @@ class CertificateExpiry(Check):
         directories: tuple[str, ...] = param(doc="directories of certificates to read")
         trust_stores: tuple[str, ...] = param(
             doc="where the CA store's certificates live (links into them are left out)")
-        skip_ports: tuple[str, ...] = param(doc="TCP ports never asked for TLS (ssh)")
+        ports: tuple[str, ...] = param(doc="listening TCP ports asked for a TLS handshake")
         max_ports: int = param(minimum=0, maximum=256, doc="listening ports tried at most")
         connect_timeout_seconds: float = param(minimum=0.1, maximum=10,
                                                doc="per port: connection and handshake")
@@ -64,7 +64,7 @@ class CertificateExpiry(Check):
             inventory = collect_inventory(host)
             if inventory is not None:
                 served, tried = served_certificates(
-                    inventory.sockets, p.skip_ports, p.max_ports, p.connect_timeout_seconds,
+                    inventory.sockets, p.ports, p.max_ports, p.connect_timeout_seconds,
                     p.budget_seconds)
                 found.extend(served)
         now = host.now()

@@ -125,16 +125,16 @@ def tls_certificate(address: str, port: int, timeout: float) -> bytes | None:
         return None
 
 
-def served_certificates(sockets: Sequence[ListeningSocket], skip_ports: Sequence[str],
+def served_certificates(sockets: Sequence[ListeningSocket], ports: Sequence[str],
                         max_ports: int, timeout: float, budget: float
                         ) -> tuple[list[Found], int]:
-    """The certificates of the listening TCP sockets (at most `max_ports`, within `budget`
-    seconds), and how many sockets were tried."""
+    """The certificates of the listening TCP sockets on `ports` (at most `max_ports`, within
+    `budget` seconds), and how many sockets were tried."""
     found: list[Found] = []
     tried = 0
     started = time.monotonic()
     for s in sockets:
-        if s.protocol != "tcp" or str(s.port) in skip_ports:
+        if s.protocol != "tcp" or str(s.port) not in ports:
             continue
         if tried >= max_ports or time.monotonic() - started > budget:
             break

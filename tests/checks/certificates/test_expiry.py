@@ -144,3 +144,25 @@ def test_a_real_tls_server_in_a_namespace_expiring_in_5_days(tmp_path: Path) -> 
     assert served[0]["message"] == "certificates.expiry.expiring"
     assert served[0]["args"]["subject"] == "portail.mairie.test"
     assert os.path.exists(cert)
+
+
+def test_only_the_listed_tls_ports_are_asked_for_a_handshake(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service on another port (a database, a control port) never gets a TLS handshake it
+    does not expect; the listed ones do, UDP never."""
+    from sentinelle.checks.certificates import sources
+    from sentinelle.checks.ports.inventory import ListeningSocket
+
+    asked: list[int] = []
+
+    def handshake(address: str, port: int, timeout: float) -> bytes | None:
+        asked.append(port)
+        return None
+
+    monkeypatch.setattr(sources, "tls_certificate", handshake)
+    sockets = [ListeningSocket("0.0.0.0", port, proto, ("x",), "network")
+               for port, proto in ((5432, "tcp"), (443, "tcp"), (2024, "tcp"), (8443, "tcp"),
+                                   (443, "udp"))]
+    ports = RULES.checks[CertificateExpiry.id].params["ports"]
+    _, tried = sources.served_certificates(sockets, ports, 32, 1.0, 20)
+    assert asked == [443, 8443] and tried == 2
