@@ -45,6 +45,7 @@ MEASUREMENTS: dict[str, MeasurementSpec] = {
         ("address", "port", "protocol", "process", "scope", "service")
     ),
     "network_scan_open_port_info": MeasurementSpec(("target", "port", "protocol", "service")),
+    "lan_device_info": MeasurementSpec(("mac", "ip", "vendor", "class")),
     "backup_age_seconds": MeasurementSpec(("location",)),
     "backup_size_bytes": MeasurementSpec(("location",)),
     "backup_last_restore_test_timestamp_seconds": MeasurementSpec(("location",)),

@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 
 from sentinelle.collector.exposition import Block, FamilyHeader, join_blocks, render_block
 from sentinelle.collector.gzipped import inflate_member
-from sentinelle.collector.records import AgentRecord, Commune
+from sentinelle.collector.records import AgentRecord, Commune, DeviceRecord
 from sentinelle.collector.validate import Limits, decode_report, to_report
 from sentinelle.metrics import metric_help, report_metrics
 from sentinelle.model import Report, Score
@@ -71,6 +71,7 @@ class Fleet:
         self._hosts: dict[str, HostEntry] = {}
         self._communes: dict[str, Commune] = {}
         self._headers: dict[str, FamilyHeader] = {}
+        self._devices: dict[str, list[DeviceRecord]] = {}  # the LAN inventory, by commune
 
     def set_registry(self, communes: Iterable[Commune], agents: Iterable[AgentRecord]) -> None:
         """Adopt the store's communes and active agents, keeping known Reports."""
@@ -86,6 +87,21 @@ class Fleet:
                     self._hosts[agent_id] = HostEntry(agent)
                 else:
                     entry.agent = agent
+
+    def set_devices(self, devices: Iterable[DeviceRecord], commune: str | None = None) -> None:
+        """Adopt the store's LAN inventory (of every commune, or of one)."""
+        by: dict[str, list[DeviceRecord]] = {}
+        for d in devices:
+            by.setdefault(d.commune, []).append(d)
+        with self._lock:
+            if commune is None:
+                self._devices = by
+            else:
+                self._devices[commune] = by.get(commune, [])
+
+    def devices(self) -> dict[str, list[DeviceRecord]]:
+        with self._lock:
+            return {code: list(ds) for code, ds in self._devices.items()}
 
     def update(
         self,
@@ -217,7 +233,35 @@ class Fleet:
         for code, by_state in counts.items():
             for state, n in by_state.items():
                 hosts.add_metric([code, state], n)
-        return (info, population, score, grade, hosts, last, silent)
+        return (info, population, score, grade, hosts, last, silent, *self._lan_families())
+
+    def _lan_families(self) -> tuple[Metric, ...]:
+        """Each commune's LAN inventory: devices present by class and approval, unknown ones,
+        and when each present device was first seen (for "a new unknown device" alerts)."""
+        by_class = GaugeMetricFamily(
+            "sentinelle_commune_lan_devices", metric_help("commune_lan_devices", self.lang),
+            labels=["commune", "class", "approved"])
+        unknown = GaugeMetricFamily(
+            "sentinelle_commune_lan_unknown_devices",
+            metric_help("commune_lan_unknown_devices", self.lang), labels=["commune"])
+        first = GaugeMetricFamily(
+            "sentinelle_lan_device_first_seen_timestamp_seconds",
+            metric_help("lan_device_first_seen_timestamp_seconds", self.lang),
+            labels=["commune", "mac", "class", "vendor", "approved"])
+        for code, devices in sorted(self.devices().items()):
+            present = [d for d in devices if d.first_seen is not None and d.missing_since is None]
+            counts: dict[tuple[str, str], int] = {}
+            for d in present:
+                approved = "true" if d.approved else "false"
+                key = (d.device_class, approved)
+                counts[key] = counts.get(key, 0) + 1
+                assert d.first_seen is not None
+                first.add_metric([code, d.mac, d.device_class, d.vendor, approved],
+                                 d.first_seen.timestamp())
+            for (device_class, approved), n in sorted(counts.items()):
+                by_class.add_metric([code, device_class, approved], n)
+            unknown.add_metric([code], sum(1 for d in present if not d.approved))
+        return (by_class, unknown, first)
 
     def families(self, now: float) -> Iterator[Metric]:
         """The same series as `render`, as metric families (for remote write).

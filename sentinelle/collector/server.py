@@ -310,6 +310,7 @@ class CollectorService:
         from a known agent needs no database read (a revocation applies at the next refresh)."""
         agents = self.store.list_agents()
         self.fleet.set_registry(self.store.list_communes(), agents)
+        self.fleet.set_devices(self.store.list_devices())
         now = time.monotonic()
         self._agents = {a.agent_id: (a, now) for a in agents}
 
@@ -386,6 +387,7 @@ class CollectorService:
         one records the devices again)."""
         try:
             self.store.observe_devices(agent.commune, agent.agent_id, devices, at)
+            self.fleet.set_devices(self.store.list_devices(agent.commune), agent.commune)
         except Exception as exc:
             log.warning("LAN inventory of %s not recorded: %s", agent.commune, exc)
 
