@@ -32,6 +32,7 @@ from sentinelle.collector.records import AgentRecord, CheckState, Commune, Daily
 from sentinelle.collector.store import Store, StoredReport
 from sentinelle.errors import ConfigError, expect
 from sentinelle.model import STATUS_ORDER, Severity, Status
+from sentinelle.report import reading
 from sentinelle.report.catalog import ActionText, Catalog
 from sentinelle.report.config import ReportSettings
 from sentinelle.report.reading import (
@@ -222,6 +223,7 @@ class MonthlySummary:
     comparison: Comparison
     trend: str = "first"  # first, up, down or stable, against the previous month's score
     accepted: tuple[AcceptedRisk, ...] = ()  # risks the syndicate accepted, until a date
+    lan: LanCount | None = None  # the devices the hosts saw on the town hall's network
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,38 @@ def accepted_risks(
             hosts.setdefault((entry.key, facts.until), set()).add(i)
     return [AcceptedRisk(entries[key], until, len(on))
             for (key, until), on in sorted(hosts.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
+
+
+@dataclass(frozen=True)
+class LanCount:
+    """The devices the commune's hosts last saw on the town hall's network (by MAC, counted
+    once however many hosts saw them), and how many of them the syndicate does not know."""
+
+    devices: int
+    unknown: int
+
+
+def lan_count(bodies: Sequence[tuple[Mapping[str, object] | None, bool]]) -> LanCount | None:
+    """From the hosts' latest Reports: each device of lan.devices, unknown while an open
+    lan.unknown_devices finding names it and no waiver accepts it. None when no host looked
+    at its network (the family is off, or could not see): the page then says nothing."""
+    devices: set[str] = set()
+    unknown: set[str] = set()
+    looked = False
+    for body, _ in bodies:
+        for f in findings(body or {}):
+            mac = f.evidence.get("mac")
+            if f.check == "lan.devices" and f.status == "pass":
+                looked = True
+                if isinstance(mac, str):
+                    devices.add(mac)
+            elif f.check == "lan.unknown_devices" and f.status == "warn" and isinstance(mac, str):
+                unknown.add(mac)
+    waived = {str(mapping(raw).get("key")) for body, _ in bodies
+              for raw in reading.items(mapping(body or {}).get("results"))
+              if mapping(raw).get("check") == "lan.unknown_devices" and mapping(raw).get("waiver")}
+    unknown -= waived
+    return LanCount(len(devices | unknown), len(unknown)) if looked else None
 
 
 def _worse(a: str, b: str) -> str:
@@ -828,4 +862,5 @@ class SummaryBuilder:
             comparison=self.comparison(commune, month, current),
             trend=trend,
             accepted=tuple(accepted_risks(bodies, self.catalog)),
+            lan=lan_count(bodies),
         )

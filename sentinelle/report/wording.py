@@ -237,6 +237,10 @@ def build_page(
         hosts = say("on_hosts", n=risk.hosts) if risk.hosts > 1 else ""
         notes.append(say("accepted", until=risk.until,
                          topic=catalog.text(risk.entry, "topic", lang), hosts=hosts))
+    if s.lan is not None and s.lan.unknown:
+        notes.append(say("lan_unknown", n=s.lan.unknown))
+    elif s.lan is not None and s.lan.devices:
+        notes.append(say("lan_known", n=s.lan.devices))
     incidents = [_topic_line(e, catalog, say, incident=True) for e in s.incidents]
     silence = _silence_line(s, say)
     if silence:

@@ -37,3 +37,30 @@ def test_accepted_risks_are_one_line_per_topic_and_end_date() -> None:
     risks = accepted_risks([(body(RDP), True), (body(RDP), True), (body(SMB), True)],
                            load_catalog())
     assert len(risks) == 1 and risks[0].hosts == 2 and risks[0].until == date(2027, 3, 1)
+
+
+def lan_body(devices: tuple[str, ...], unknown: tuple[str, ...],
+             waived: tuple[str, ...] = ()) -> dict[str, object]:
+    seen = [Finding("lan.devices", Status.PASS, Severity.INFO, evidence={"devices": len(devices)},
+                    message="lan.devices.inventory")]
+    seen += [Finding("lan.devices", Status.PASS, Severity.INFO, evidence={"mac": mac}, key=mac,
+                     message="lan.devices.camera") for mac in devices]
+    seen += [Finding("lan.unknown_devices", Status.WARN, Severity.MEDIUM,
+                     evidence={"mac": mac}, key=mac,
+                     message="lan.unknown_devices.unknown",
+                     waiver=Waiver("wvr_0123456789ab", "lan.unknown_devices", "commune:01004",
+                                   "caméra du prestataire", "Alice", "2027-03-01", mac)
+                     if mac in waived else None)
+             for mac in unknown]
+    return body(*seen)
+
+
+def test_the_lan_count_reads_every_hosts_devices_once_and_leaves_accepted_ones_known() -> None:
+    from sentinelle.report.content import LanCount, lan_count
+
+    a, b, c = "00:11:32:00:00:01", "44:19:b6:00:00:02", "3c:2a:f4:00:00:03"
+    # Two hosts see the camera b; c is accepted by a waiver; a is unknown.
+    bodies = [(lan_body((a, b), (a, b), waived=()), True), (lan_body((b, c), (c,), (c,)), True)]
+    assert lan_count(bodies) == LanCount(devices=3, unknown=2)  # a and b, not c
+    # No host looked at its network (the family is off): the page says nothing of it.
+    assert lan_count([(body(SMB), True), (None, False)]) is None

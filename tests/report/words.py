@@ -18,6 +18,7 @@ from sentinelle.report.content import (
     Action,
     BackupState,
     Comparison,
+    LanCount,
     MonthlySummary,
     MonthScore,
     NoData,
@@ -114,6 +115,9 @@ def variants(s: MonthlySummary, catalog: ActionCatalog) -> list[MonthlySummary]:
     rdp = catalog.entry_for("ports.risky_services", "high")
     out.append(replace(s, accepted=(AcceptedRisk(rdp, date(2027, 3, 1), 1),
                                     AcceptedRisk(entry, date(2027, 6, 30), 2))))
+    # The town hall's network: unknown devices (one, several), every device known (one, several).
+    for devices, unknown in ((3, 1), (5, 2), (1, 0), (4, 0)):
+        out.append(replace(s, lan=LanCount(devices, unknown)))
     # No data, for each reason.
     no_grade = replace(s.current, score=None, grade=None, band_grade=None, days=0)
     for reason, since in (("never_enrolled", None), ("never_reported", date(2026, 3, 15)),
