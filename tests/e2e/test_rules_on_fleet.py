@@ -88,6 +88,11 @@ EXPECTED_EMPTY: dict[str, Empty] = {
     "SentinelleFirewallOff": Empty(
         "this machine's firewall checks pass, or none runs here",
         'absent(sentinelle_check_status{check=~"firewall[.].+", status="fail"})'),
+    "SentinelleLanUnknownDevice": Empty(
+        "the fleet's agents read this machine's neighbour table (lan passive by default): a "
+        "machine whose table lists a neighbour makes it a new unknown device, one that lists "
+        "none does not",
+        'absent(sentinelle_lan_device_first_seen_timestamp_seconds{approved="false"})'),
     "SentinelleOSEndOfSupportSoon": Empty(
         "this machine's OS (Debian 12 here: security support until 2028-06-30) is more than "
         "a year from its end of support",
