@@ -12,6 +12,7 @@ from sentinelle.dashboards.panels import (
     Q,
     Words,
     age_thresholds,
+    approved_mappings,
     check_link,
     check_text_mappings,
     check_title_mappings,
@@ -23,6 +24,7 @@ from sentinelle.dashboards.panels import (
     grade_number,
     grade_number_mappings,
     grade_number_thresholds,
+    lan_class_mappings,
     neutral_thresholds,
     new_dashboard,
     query_variable,
@@ -246,6 +248,36 @@ def build(rules: RuleSet, lang: str = LANG) -> db.Dashboard:
                               thresholds=steps("red")),
         },
         hide=["commune", "Value"], width=10, height=8))
+
+    # The town hall's network (lan family, docs/lan.md): what the collector's inventory holds.
+    dash.with_row(db.Row(w("commune.row.lan")))
+    dash.with_panel(stat_panel(
+        *w.panel("commune.lan_unknown"),
+        [Q(f"sentinelle_commune_lan_unknown_devices{{{C}}}")],
+        thresholds=count_thresholds("orange"), width=4, height=8))
+    dash.with_panel(table_panel(
+        *w.panel("commune.lan_classes"),
+        [Q(f"sum by (class, approved) (sentinelle_commune_lan_devices{{{C}}})")],
+        columns={
+            "class": Column(w("column.device_class"), mappings=lan_class_mappings(w)),
+            "approved": Column(w("column.approved"), mappings=approved_mappings(w),
+                               cell="color-text", width=110),
+            "Value": Column(w("column.devices"), width=100),
+        },
+        sort_by=(w("column.devices"), True), width=7, height=8))
+    dash.with_panel(table_panel(
+        *w.panel("commune.lan_devices"),
+        [Q(f"time() - sentinelle_lan_device_first_seen_timestamp_seconds{{{C}}}")],
+        columns={
+            "mac": Column(w("column.mac"), width=150),
+            "vendor": Column(w("column.vendor")),
+            "class": Column(w("column.device_class"), mappings=lan_class_mappings(w),
+                            width=150),
+            "approved": Column(w("column.approved"), mappings=approved_mappings(w),
+                               cell="color-text", width=100),
+            "Value": Column(w("column.first_seen"), unit="s", width=130),
+        },
+        hide=["commune"], sort_by=(w("column.first_seen"), False), width=13, height=8))
 
     dash.with_row(db.Row(w("commune.row.history")))
     dash.with_panel(timeseries_panel(

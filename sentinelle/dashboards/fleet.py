@@ -141,6 +141,16 @@ def build(rules: RuleSet, lang: str = LANG) -> db.Dashboard:
             "Value #C": Column(w("column.open_checks"), width=120),
         },
         sort_by=(w("column.communes"), True), width=24, height=8))
+    dash.with_panel(table_panel(
+        *w.panel("fleet.lan_unknown"),
+        [Q("(sentinelle_commune_lan_unknown_devices > 0) " + WITH_NAME)],
+        columns={
+            "name": Column(w("column.commune"), link=commune_link(w)),
+            "commune": Column(w("column.insee"), width=110),
+            "Value": Column(w("column.unknown_devices"), thresholds=count_thresholds("orange"),
+                            cell="color-text", width=150),
+        },
+        sort_by=(w("column.unknown_devices"), True), width=24, height=6))
     dash.with_row(db.Row(w("fleet.row.exposures")))
     dash.with_panel(table_panel(
         *w.panel("fleet.serious"),

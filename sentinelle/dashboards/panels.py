@@ -195,6 +195,20 @@ def yes_no_mappings(w: Words, yes_colour: str = "orange",
     return [value_map({"0": (w("no"), no_colour), "1": (w("yes"), yes_colour)})]
 
 
+LAN_CLASSES = ("camera", "nas", "printer", "network_equipment", "pc_or_server", "unknown")
+
+
+def lan_class_mappings(w: Words) -> list[model.ValueMapping]:
+    """A LAN device's class (rules/lan_classes.yaml) as a word: "camera" → « Caméra »."""
+    return [value_map({c: (w(f"lan_class.{c}"), None) for c in LAN_CLASSES})]
+
+
+def approved_mappings(w: Words) -> list[model.ValueMapping]:
+    """The `approved` label ("true"/"false") as the words for yes and no, not approved in
+    orange."""
+    return [value_map({"true": (w("yes"), "green"), "false": (w("no"), "orange")})]
+
+
 def check_title_mappings(rules: RuleSet, w: Words) -> list[model.ValueMapping]:
     """Check id → « title (id) », so the analyst reads what the check is about."""
     return [value_map({cid: (f"{m.title[w.lang]} ({cid})", None)

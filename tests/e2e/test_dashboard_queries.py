@@ -52,6 +52,15 @@ EXPECTED_EMPTY = {
     'max by (commune, host, location) (time() - '
     'sentinelle_backup_last_restore_test_timestamp_seconds{commune="$commune"})':
         "the fleet's backup set-ups have no restore-test journal (backups.restore_test fails)",
+    # The LAN inventory: the fleet's agents read this machine's neighbour table (lan is
+    # passive by default), so these hold data exactly when the table lists a neighbour (this
+    # machine's gateway, where this was written); tests/checks/lan builds a LAN for real.
+    "(sentinelle_commune_lan_unknown_devices > 0) * on (commune) group_left (name) "
+    "sentinelle_commune_info": "no neighbour in this machine's neighbour table",
+    'sum by (class, approved) (sentinelle_commune_lan_devices{commune="$commune"})':
+        "no neighbour in this machine's neighbour table",
+    'time() - sentinelle_lan_device_first_seen_timestamp_seconds{commune="$commune"}':
+        "no neighbour in this machine's neighbour table",
     "sentinelle_check_success == 0":
         "every check of every fleet agent ran on this machine (none errored)",
     "histogram_quantile(0.95, sum by (le) "
