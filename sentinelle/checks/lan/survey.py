@@ -152,8 +152,15 @@ def _look(host: Host, settings: LanSettings, rules: LanRules) -> Survey:
         for n, by in ordered[: settings.max_devices]
     ]
     if settings.active and host.is_live and devices:
-        names = names_of([d.ip for d in devices], settings.name_timeout_seconds)
+        # Names are looked up while nmap probes: both mostly wait on the network.
+        names: dict[str, str] = {}
+        namer = threading.Thread(
+            target=lambda: names.update(names_of([d.ip for d in devices],
+                                                 settings.name_timeout_seconds)),
+            name="lan-names", daemon=True)
+        namer.start()
         ports = _probe(host, settings, rules, out, [d.ip for d in devices])
+        namer.join(settings.name_timeout_seconds + 1)  # names_of is bounded by its timeout
         devices = [
             Device(d.mac, d.ip, d.interface, d.seen_by, d.vendor, names.get(d.ip, ""),
                    ports.get(d.ip, ()))
