@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import platform
 import socket
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sentinelle.host import Host
@@ -74,36 +77,91 @@ def host_facts(host: Host) -> dict[str, Any]:
 # engine, auditd, a time service): dpkg's status file and /proc, read under the Host root, so
 # fixture trees hold their own.
 DPKG_STATUS = "/var/lib/dpkg/status"
+# A real status file is a few MB; a bigger one is not what dpkg wrote.
+DPKG_STATUS_MAX_BYTES = 64 << 20
+COMM_LENGTH = 15  # TASK_COMM_LEN - 1: longer names are cut in /proc/PID/comm
 # /proc entries looked at: a server runs a few hundred processes; this bounds the walk.
 MAX_PROCESSES = 32768
 
 
+@lru_cache(maxsize=4)
+def parse_dpkg_status(text: str) -> frozenset[str]:
+    """Packages whose files are on disk: a stanza of dpkg's status file whose Status is not
+    not-installed or config-files (removed, its configuration kept). Cached: several checks of
+    one cycle read the same file."""
+    installed: set[str] = set()
+    name = state = ""
+    for line in [*text.splitlines(), ""]:
+        if not line.strip():
+            if name and state and state not in ("not-installed", "config-files"):
+                installed.add(name)
+            name = state = ""
+        elif line.startswith("Package:"):
+            name = line.split(":", 1)[1].strip()
+        elif line.startswith("Status:"):
+            words = line.split(":", 1)[1].split()
+            state = words[-1] if words else ""
+    return frozenset(installed)
+
+
 def dpkg_installed(host: Host) -> frozenset[str] | None:
     """Names of the packages dpkg has installed; None when there is no dpkg database."""
-    from sentinelle.policies.conditions import PACKAGE_DB_MAX_BYTES, _dpkg_installed
-
     path = host.path(DPKG_STATUS)
     try:
         with path.open("rb") as handle:
-            data = handle.read(PACKAGE_DB_MAX_BYTES)
+            data = handle.read(DPKG_STATUS_MAX_BYTES)
     except OSError:
         return None
-    return _dpkg_installed(data.decode("utf-8", errors="replace"))
+    return parse_dpkg_status(data.decode("utf-8", errors="replace"))
+
+
+@dataclass(frozen=True)
+class Processes:
+    """The names of the running programs, and how many processes were read."""
+
+    names: frozenset[str]
+    count: int
+
+
+def processes(host: Host) -> Processes | None:
+    """The programs running on the host: /proc/PID/comm, completed from cmdline's first word
+    when the kernel cut it (TASK_COMM_LEN); None when the tree has no /proc with processes."""
+    names: set[str] = set()
+    count = 0
+    for entry in host.glob("/proc", "*"):
+        if not entry.name.isdigit():
+            continue
+        if count >= MAX_PROCESSES:
+            break
+        try:
+            comm = (entry / "comm").read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            continue  # the process ended meanwhile
+        count += 1
+        if not comm:
+            continue
+        names.add(comm)
+        if len(comm) >= COMM_LENGTH:
+            full = _first_word(entry)
+            if full and full.startswith(comm):
+                names.add(full)
+    return Processes(frozenset(names), count) if count else None
 
 
 def running_programs(host: Host) -> frozenset[str] | None:
-    """The names (/proc/PID/comm) of the running processes; None when there is no /proc."""
-    proc = host.path("/proc")
-    if not proc.is_dir():
+    """The names of the running programs (see `processes`); None when there is no /proc, an
+    empty set when it lists no process."""
+    if not host.path("/proc").is_dir():
         return None
-    names: set[str] = set()
-    for count, entry in enumerate(proc.iterdir()):
-        if count >= MAX_PROCESSES:
-            break
-        if not entry.name.isdigit():
-            continue
-        try:
-            names.add((entry / "comm").read_text(encoding="utf-8", errors="replace").strip())
-        except OSError:
-            continue  # the process ended meanwhile
-    return frozenset(names)
+    found = processes(host)
+    return found.names if found else frozenset()
+
+
+def _first_word(entry: Path) -> str:
+    """The program name of /proc/PID/cmdline's first argument ("" when unreadable)."""
+    try:
+        raw = (entry / "cmdline").read_bytes()[:4096]
+    except OSError:
+        return ""
+    first = raw.split(b"\0", 1)[0].decode("utf-8", errors="replace")
+    return first.rsplit("/", 1)[-1].split()[0] if first.strip() else ""

@@ -22,11 +22,11 @@ import stat as stat_module
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any, ClassVar
 
 from sentinelle.errors import expect, problem, word
+from sentinelle.facts import parse_dpkg_status
 from sentinelle.host import Host
 from sentinelle.policies import files
 from sentinelle.policies.commands import CommandSpec, check_args, run_command
@@ -662,24 +662,6 @@ class Sysctl(Leaf):
 # Leaves: packages, services, ports
 
 
-@lru_cache(maxsize=4)
-def _dpkg_installed(text: str) -> frozenset[str]:
-    """Packages whose files are on disk (dpkg's status is not not-installed or config-files)."""
-    installed: set[str] = set()
-    name = state = ""
-    for line in [*text.splitlines(), ""]:
-        if not line.strip():
-            if name and state and state not in ("not-installed", "config-files"):
-                installed.add(name)
-            name = state = ""
-        elif line.startswith("Package:"):
-            name = line.split(":", 1)[1].strip()
-        elif line.startswith("Status:"):
-            words = line.split(":", 1)[1].split()
-            state = words[-1] if words else ""
-    return frozenset(installed)
-
-
 @dataclass
 class Package(Leaf):
     """A package installed (or absent): dpkg's status file under the root, else `rpm -q` on
@@ -703,7 +685,7 @@ class Package(Leaf):
                 if exc.case != "not_found" or self.manager == "dpkg":
                     raise
             else:
-                return (self.name in _dpkg_installed(text)) == self.want, {"manager": "dpkg"}
+                return (self.name in parse_dpkg_status(text)) == self.want, {"manager": "dpkg"}
         if not host.is_live:
             raise Unseen("no_package_db", {"root": str(host.root)},
                          f"no {DPKG_STATUS} under {host.root}, and rpm reads only this machine")

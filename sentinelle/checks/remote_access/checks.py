@@ -13,8 +13,8 @@ from sentinelle.checks.services.packages import (
     Packages,
     PackagesUnseen,
     installed_packages,
-    running_programs,
 )
+from sentinelle.facts import processes as running_processes
 from sentinelle.model import Finding, Status
 from sentinelle.params import param
 
@@ -52,7 +52,7 @@ class RemoteControlTools(Check):
             packages = installed_packages(host, all_packages(tools))
         except PackagesUnseen as exc:
             reasons.append(str(exc))
-        programs = running_programs(host)
+        programs = running_processes(host)
         if programs is None:
             reasons.append("no /proc processes in the tree")
         running = {name.lower() for name in programs.names} if programs else set()

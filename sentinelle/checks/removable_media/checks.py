@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sentinelle.checks.base import Check, register
-from sentinelle.checks.services.packages import running_programs
+from sentinelle.facts import processes
 from sentinelle.model import Finding, Status
 from sentinelle.params import param
 
@@ -118,7 +118,7 @@ class UsbStorage(Check):
 
     def run(self, host: Host) -> Iterable[Finding]:
         evidence: dict[str, Any] = {}
-        programs = running_programs(host)
+        programs = processes(host)
         if programs is not None and USBGUARD_DAEMON in programs.names:
             policy = usbguard_policy(host)
             evidence["usbguard"] = {"running": True, "implicit_policy_target": policy}

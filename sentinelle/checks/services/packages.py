@@ -1,36 +1,24 @@
-"""Installed packages and running programs, as a few checks need them (services,
-remote_access, removable_media).
-
-Packages: dpkg's status file under the root (Debian, Ubuntu), else `rpm -q` on the live system
-(RHEL and its rebuilds), asked only about the names a check cares about. Programs: the names in
-/proc/PID/comm under the root (the kernel truncates them to 15 bytes, so the first word of
-/proc/PID/cmdline completes them), which work on the live host and on a fixture tree alike and
-need no privilege.
+"""Installed packages, as a few checks need them (services, remote_access): dpkg's status
+file under the root (Debian, Ubuntu; parsed by sentinelle.facts), else `rpm -q` on the live
+system (RHEL and its rebuilds), asked only about the names a check cares about. The running
+programs are sentinelle.facts.processes.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sentinelle.errors import CommandError, CommandNotFound
+from sentinelle.facts import DPKG_STATUS, DPKG_STATUS_MAX_BYTES, parse_dpkg_status
 
 if TYPE_CHECKING:
     from sentinelle.host import Host
 
-DPKG_STATUS = "/var/lib/dpkg/status"
-# A real status file is a few MB; a bigger one is not what dpkg wrote.
-DPKG_STATUS_MAX_BYTES = 64 << 20
 RPM_TIMEOUT_SECONDS = 30.0
 # At most this many names in one `rpm -q` (docs/checks.md: at most 64 names in an argument).
 RPM_BATCH = 64
-# The process table is bounded: a town-hall server runs a few hundred processes.
-MAX_PROCESSES = 8192
-COMM_LENGTH = 15  # TASK_COMM_LEN - 1: longer names are cut in /proc/PID/comm
-_PID = re.compile(r"^[0-9]+$")
 
 
 @dataclass(frozen=True)
@@ -43,24 +31,6 @@ class Packages:
 
 class PackagesUnseen(Exception):
     """Neither dpkg's status file nor rpm could be read; the message says why."""
-
-
-def dpkg_installed(text: str) -> frozenset[str]:
-    """Packages whose files are on disk: a stanza whose Status is not not-installed or
-    config-files (removed, its configuration kept)."""
-    installed: set[str] = set()
-    name = state = ""
-    for line in [*text.splitlines(), ""]:
-        if not line.strip():
-            if name and state and state not in ("not-installed", "config-files"):
-                installed.add(name)
-            name = state = ""
-        elif line.startswith("Package:"):
-            name = line.split(":", 1)[1].strip()
-        elif line.startswith("Status:"):
-            words = line.split(":", 1)[1].split()
-            state = words[-1] if words else ""
-    return frozenset(installed)
 
 
 def parse_rpm_query(stdout: str, wanted: Iterable[str]) -> frozenset[str]:
@@ -81,7 +51,7 @@ def installed_packages(host: Host, wanted: Sequence[str]) -> Packages:
             raise PackagesUnseen(f"{DPKG_STATUS}: {exc.strerror or exc}") from exc
         if len(data) > DPKG_STATUS_MAX_BYTES:
             raise PackagesUnseen(f"{DPKG_STATUS}: larger than {DPKG_STATUS_MAX_BYTES} bytes")
-        found = dpkg_installed(data.decode("utf-8", errors="replace"))
+        found = parse_dpkg_status(data.decode("utf-8", errors="replace"))
         return Packages(frozenset(n for n in wanted if n in found), "dpkg")
     if not host.is_live:
         raise PackagesUnseen(f"no {DPKG_STATUS} under {host.root}, and rpm reads only this "
@@ -109,46 +79,3 @@ def rpm_installed(host: Host, wanted: Sequence[str]) -> Packages:
                                  f"{result.stderr.strip()[:200]}")
         found_rpm |= parse_rpm_query(result.stdout, batch)
     return Packages(frozenset(found_rpm), "rpm")
-
-
-@dataclass(frozen=True)
-class Processes:
-    """The names of the running programs, and how many processes were read."""
-
-    names: frozenset[str]
-    count: int
-
-
-def running_programs(host: Host) -> Processes | None:
-    """Names of the programs running on the host (comm, completed from cmdline when cut);
-    None when the tree has no /proc with processes."""
-    names: set[str] = set()
-    count = 0
-    for entry in host.glob("/proc", "*"):
-        if not _PID.match(entry.name):
-            continue
-        if count >= MAX_PROCESSES:
-            break
-        try:
-            comm = (entry / "comm").read_text(encoding="utf-8", errors="replace").strip()
-        except OSError:
-            continue  # the process ended meanwhile
-        count += 1
-        if not comm:
-            continue
-        names.add(comm)
-        if len(comm) >= COMM_LENGTH:
-            full = _first_word(entry)
-            if full and full.startswith(comm):
-                names.add(full)
-    return Processes(frozenset(names), count) if count else None
-
-
-def _first_word(entry: Path) -> str:
-    """The program name of /proc/PID/cmdline's first argument ("" when unreadable)."""
-    try:
-        raw = (entry / "cmdline").read_bytes()[:4096]
-    except OSError:
-        return ""
-    first = raw.split(b"\0", 1)[0].decode("utf-8", errors="replace")
-    return first.rsplit("/", 1)[-1].split()[0] if first.strip() else ""

@@ -10,8 +10,8 @@ import pytest
 
 from sentinelle.checks.base import CheckContext
 from sentinelle.checks.remote_access.checks import RemoteControlTools
-from sentinelle.checks.services.packages import running_programs
 from sentinelle.config import Config
+from sentinelle.facts import processes
 from sentinelle.host import Host
 from sentinelle.model import Finding, Status
 from tests.checks.texts import RULES, remedy, rendered, summary
@@ -83,6 +83,6 @@ def test_no_package_list_is_a_skip(tmp_path: Path) -> None:
 
 def test_this_machines_own_process_table_is_read() -> None:
     """The live /proc: this very test runs as a python program."""
-    programs = running_programs(Host())
+    programs = processes(Host())
     assert programs is not None and programs.count > 1
     assert any(name.startswith("python") for name in programs.names)

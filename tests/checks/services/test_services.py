@@ -14,9 +14,10 @@ from typing import Any
 from sentinelle.checks.base import CheckContext
 from sentinelle.checks.services.catalog import parse_software
 from sentinelle.checks.services.checks import CleartextServices
-from sentinelle.checks.services.packages import dpkg_installed, rpm_installed
+from sentinelle.checks.services.packages import rpm_installed
 from sentinelle.config import Config
 from sentinelle.errors import ConfigError
+from sentinelle.facts import parse_dpkg_status
 from sentinelle.host import Host
 from sentinelle.model import Finding, Status
 from tests.checks.netns import veth_namespace
@@ -118,7 +119,7 @@ def test_real_dpkg_query_agrees_on_the_status_files(tmp_path: Path) -> None:
                              text=True, check=True).stdout
         # "ii": installed; "rc": removed, configuration kept (its files are gone).
         real = {line.split()[0] for line in out.splitlines() if line.split()[1][1] != "c"}
-        assert dpkg_installed((admindir / "status").read_text()) == real, tree
+        assert parse_dpkg_status((admindir / "status").read_text()) == real, tree
 
 
 def test_a_real_telnet_listener_in_a_namespace_fails(tmp_path: Path) -> None:
